@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds every libFuzzer target tests/fuzz/fuzz_<name>.c with clang and runs each for the given
+# number of seconds (default 60) on its seed corpus tests/fuzz/corpus_<name>/. A crash, leak or
+# sanitizer report fails the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+out=build-fuzz
+mkdir -p "$out"
+core_sources=$(ls src/core/*.c src/ir/*.c src/ops/*.c src/runtime/*.c src/frontends/onnx/*.c \
+               src/frontends/npy/*.c src/kernels/*.c src/passes/*.c 2>/dev/null || true)
+for target in tests/fuzz/fuzz_*.c; do
+    name=$(basename "$target" .c)
+    corpus_src=tests/fuzz/corpus_${name#fuzz_}
+    echo "== $name: building"
+    clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
+        -fno-sanitize-recover=all -Iinclude -Isrc "$target" $core_sources -lm -lpthread \
+        -o "$out/$name"
+    work=$out/corpus_$name
+    rm -rf "$work"
+    mkdir -p "$work"
+    if [ -d "$corpus_src" ]; then cp -r "$corpus_src"/. "$work"/; fi
+    echo "== $name: fuzzing for ${seconds}s"
+    "$out/$name" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
+        -print_final_stats=1 "$work" 2>"$out/$name.log" || {
+        tail -50 "$out/$name.log"
+        echo "fuzz: $name found a problem"
+        exit 1
+    }
+    grep -E "stat::number_of_executed_units|Done" "$out/$name.log" | tail -2
+done
+echo "fuzz: all targets ran without a finding"

@@ -1,0 +1,25 @@
+/* onnx.h - the ONNX frontend: turns a serialized ModelProto into an lcv_graph and a serialized
+ * TensorProto into an lcv_tensor. Reads protobuf wire format directly (no protobuf library);
+ * every read is bounds checked and errors name the field and byte offset. */
+#ifndef LCV_ONNX_H
+#define LCV_ONNX_H
+
+#include "../../core/core.h"
+#include "../../ir/graph.h"
+
+/* Parses a serialized ONNX ModelProto into a new graph. data: borrowed, read during the call
+ * only. external_dir: borrowed; directory used to resolve external-data tensors (NULL: external
+ * data is refused with a clear error). max_bytes caps any single external-data read (0: 2 GiB).
+ * *out: caller frees with lcv_graph_free; NULL on failure, with e describing what and where
+ * (message, field, byte offset). Nodes are left unresolved (op = -1) and unsorted. Thread-safe. */
+lcv_status lcv_onnx_import(const void *data, size_t size, const char *external_dir,
+                           uint64_t max_bytes, lcv_graph **out, lcv_err *e);
+
+/* Parses one serialized TensorProto (the .pb files of the ONNX test data). data: borrowed.
+ * *out: caller frees with lcv_tensor_free. *name (optional, may be NULL): caller frees with
+ * free(), NULL if the tensor has no name. External data is refused. On failure *out (and *name)
+ * are NULL. Thread-safe. */
+lcv_status lcv_onnx_parse_tensor(const void *data, size_t size, lcv_tensor **out, char **name,
+                                 lcv_err *e);
+
+#endif /* LCV_ONNX_H */

@@ -1,0 +1,259 @@
+/* analyze.c - turns an imported graph into a runnable model: resolves every node to its op,
+ * orders the graph, infers shapes from the declared inputs (dynamic dims taken as 1), folds
+ * nodes whose inputs are all constant, and derives liveness, output slots and MACs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+/* Outputs larger than this are not folded at load: they are computed at run time instead, so
+ * a tiny hostile model cannot make loading allocate huge constants. */
+#define LCV_FOLD_MAX_BYTES ((size_t)64 << 20)
+
+static lcv_status resolve_ops(lcv_graph *g, lcv_err *e) {
+    for (int i = 0; i < g->n_nodes; i++) {
+        lcv_node *n = &g->nodes[i];
+        n->op = lcv_op_lookup(n->op_type, n->domain);
+        if (n->op < 0)
+            return lcv_fail(e, LCV_ERR_UNSUPPORTED,
+                            "node '%s': op '%s' (domain '%s', opset %d) is not supported",
+                            n->name, n->op_type, n->domain[0] ? n->domain : "ai.onnx", n->opset);
+        lcv_status st = lcv_op_check_arity(n, e);
+        if (st != LCV_OK) return st;
+    }
+    return LCV_OK;
+}
+
+/* A shape-only view of value v for inference: dynamic dims become 1. */
+static void value_view(const lcv_value *v, lcv_tensor *t) {
+    lcv_tensor_init(t);
+    t->owns_data = false;
+    t->dtype = v->dtype;
+    t->ndim = v->ndim;
+    for (int k = 0; k < v->ndim; k++) t->dims[k] = v->dims[k] < 0 ? 1 : v->dims[k];
+}
+
+static bool value_known(const lcv_value *v) {
+    return v->init || (v->ndim >= 0 && v->dtype != LCV_DTYPE_UNDEFINED);
+}
+
+static size_t out_bytes(const lcv_tensor *t) {
+    int64_t n;
+    size_t b;
+    if (!lcv_shape_numel(t->ndim, t->dims, &n) || !lcv_mul_size((size_t)n, lcv_dtype_size(t->dtype), &b))
+        return SIZE_MAX;
+    return b;
+}
+
+static int64_t prod(const int64_t *d, int from, int to) {
+    int64_t p = 1;
+    for (int i = from; i < to; i++) p *= d[i];
+    return p;
+}
+
+/* Multiply-accumulates of the compute-heavy ops; 0 for everything else. */
+static int64_t node_macs(const lcv_graph *g, const lcv_node *n) {
+    const lcv_value *out = n->out[0] >= 0 ? &g->values[n->out[0]] : NULL;
+    const lcv_value *x = n->in[0] >= 0 ? &g->values[n->in[0]] : NULL;
+    const lcv_value *w = n->n_in > 1 && n->in[1] >= 0 ? &g->values[n->in[1]] : NULL;
+    switch (n->op) {
+    case LCV_OP_Conv:
+    case LCV_OP_ConvTranspose:
+    case LCV_OP_Gemm:
+    case LCV_OP_MatMul: break;
+    default: return 0;
+    }
+    if (!out || !x || !w || out->ndim < 0 || x->ndim < 0 || w->ndim < 0) return -1;
+    int64_t out_n = prod(out->dims, 0, out->ndim);
+    if (n->op == LCV_OP_Conv) /* each output element: (Cin/group) * kernel taps */
+        return w->ndim >= 2 ? out_n * prod(w->dims, 1, w->ndim) : -1;
+    if (n->op == LCV_OP_ConvTranspose) /* each input element scatters Cout/group * taps */
+        return w->ndim >= 2 ? prod(x->dims, 0, x->ndim) * prod(w->dims, 1, w->ndim) : -1;
+    if (n->op == LCV_OP_Gemm) {
+        int64_t k = lcv_attr_int(n, "transA", 0) ? x->dims[0] : x->dims[x->ndim - 1];
+        return x->ndim == 2 ? out_n * k : -1;
+    }
+    return out_n * x->dims[x->ndim - 1]; /* MatMul: K is the last dim of A */
+}
+
+/* Shape-sized tensors (Shape outputs and what is computed from them) are evaluated during
+ * analysis so that nodes like Reshape get a shape for the statistics; they are not folded,
+ * because with a dynamic batch they change from run to run. */
+#define LCV_PROBE_MAX_ELEMS 64
+
+/* Infers (and where possible folds) node i. Unknown input shapes leave outputs unknown.
+ * probes[v]: analysis-only data of non-constant value v (owned by the caller), or NULL. */
+static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, lcv_err *e) {
+    lcv_graph *g = m->g;
+    lcv_node *n = &g->nodes[i];
+    lcv_tensor ins_store[16];
+    const lcv_tensor *ins_small[16];
+    lcv_tensor *outs_small[16];
+    lcv_tensor outs_store[16];
+    lcv_tensor *ins_buf = ins_store, *outs_buf = outs_store;
+    const lcv_tensor **ins = ins_small;
+    lcv_tensor **outs = outs_small;
+    lcv_status st = LCV_OK;
+    bool all_const = true, all_data = true, known = true;
+    if (n->n_in > 16 || n->n_out > 16) {
+        ins_buf = calloc((size_t)n->n_in, sizeof *ins_buf);
+        outs_buf = calloc((size_t)n->n_out, sizeof *outs_buf);
+        ins = calloc((size_t)n->n_in, sizeof *ins);
+        outs = calloc((size_t)n->n_out, sizeof *outs);
+        if (!ins_buf || !outs_buf || !ins || !outs) {
+            st = lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing node '%s'", n->name);
+            goto done;
+        }
+    }
+    for (int k = 0; k < n->n_in; k++) {
+        ins[k] = NULL;
+        if (n->in[k] < 0) continue;
+        const lcv_value *v = &g->values[n->in[k]];
+        if (v->init) {
+            ins[k] = v->init;
+            continue;
+        }
+        all_const = false;
+        if (probes[n->in[k]]) {
+            ins[k] = probes[n->in[k]];
+            continue;
+        }
+        all_data = false;
+        if (!value_known(v)) known = false;
+        value_view(v, &ins_buf[k]);
+        ins[k] = &ins_buf[k];
+    }
+    for (int k = 0; k < n->n_out; k++) {
+        lcv_tensor_init(&outs_buf[k]);
+        outs[k] = &outs_buf[k];
+    }
+    if (!known) {
+        m->runtime_shape[i] = true;
+        goto done;
+    }
+    lcv_opctx c = {n, n->n_in, ins, n->n_out, outs, e};
+    st = lcv_op_table[n->op].infer(&c);
+    if (st == LCV_DEFERRED) {
+        m->runtime_shape[i] = true;
+        st = LCV_OK;
+        goto done;
+    }
+    if (st != LCV_OK) goto done;
+    bool small = true, tiny = true;
+    for (int k = 0; k < n->n_out; k++) {
+        if (out_bytes(outs[k]) > LCV_FOLD_MAX_BYTES) small = false;
+        if (lcv_tensor_count(outs[k]) > LCV_PROBE_MAX_ELEMS) tiny = false;
+    }
+    bool probe = !all_const && tiny && (all_data || n->op == LCV_OP_Shape || n->op == LCV_OP_Size);
+    if (probe) {
+        /* Shape and Size read only their input's shape, so they run on the shape-only view. */
+        st = lcv_op_invoke(n, n->n_in, ins, n->n_out, outs, e);
+        if (st != LCV_OK) goto done;
+        for (int k = 0; k < n->n_out; k++) {
+            if (n->out[k] < 0) continue;
+            lcv_tensor *t = malloc(sizeof *t);
+            if (!t) {
+                st = lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing node '%s'", n->name);
+                goto done;
+            }
+            *t = outs_buf[k];
+            lcv_tensor_init(&outs_buf[k]);
+            probes[n->out[k]] = t;
+        }
+    }
+    if (all_const && small && n->op != LCV_OP_Dropout) {
+        st = lcv_op_invoke(n, n->n_in, ins, n->n_out, outs, e);
+        if (st != LCV_OK) goto done;
+        for (int k = 0; k < n->n_out; k++) {
+            if (n->out[k] < 0) continue;
+            lcv_tensor *t = malloc(sizeof *t);
+            if (!t) {
+                st = lcv_fail(e, LCV_ERR_NOMEM, "out of memory folding node '%s'", n->name);
+                goto done;
+            }
+            *t = outs_buf[k];
+            lcv_tensor_init(&outs_buf[k]);
+            g->values[n->out[k]].init = t;
+        }
+        m->folded[i] = true;
+    }
+    for (int k = 0; k < n->n_out; k++) {
+        if (n->out[k] < 0) continue;
+        lcv_value *v = &g->values[n->out[k]];
+        const lcv_tensor *t = v->init ? v->init : probes[n->out[k]] ? probes[n->out[k]] : outs[k];
+        v->dtype = t->dtype;
+        v->ndim = t->ndim;
+        for (int d = 0; d < t->ndim; d++) v->dims[d] = t->dims[d];
+    }
+done:
+    for (int k = 0; k < n->n_out && outs; k++)
+        if (outs[k]) lcv_tensor_release(&outs_buf[k]);
+    if (ins_buf != ins_store) {
+        free(ins_buf);
+        free(outs_buf);
+        free((void *)ins);
+        free(outs);
+    }
+    return st;
+}
+
+lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e) {
+    lcv_graph *g = m->g;
+    lcv_status st = resolve_ops(g, e);
+    if (st == LCV_OK) st = lcv_graph_toposort(g, e);
+    if (st != LCV_OK) return st;
+    int nn = g->n_nodes;
+    m->folded = calloc((size_t)nn + 1, sizeof(bool));
+    m->runtime_shape = calloc((size_t)nn + 1, sizeof(bool));
+    m->slot_base = calloc((size_t)nn + 1, sizeof(int));
+    m->last_use = calloc((size_t)g->n_values + 1, sizeof(int));
+    m->node_macs = calloc((size_t)nn + 1, sizeof(int64_t));
+    if (!m->folded || !m->runtime_shape || !m->slot_base || !m->last_use || !m->node_macs)
+        return lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing the model");
+    for (int i = 0; i < g->n_inputs; i++) {
+        const lcv_value *v = &g->values[g->inputs[i]];
+        if (v->dtype == LCV_DTYPE_STRING || (v->dtype != LCV_DTYPE_UNDEFINED && lcv_dtype_size(v->dtype) == 0))
+            return lcv_fail(e, LCV_ERR_UNSUPPORTED, "graph input '%s' has unsupported dtype %s",
+                            v->name, lcv_dtype_name(v->dtype));
+    }
+    lcv_tensor **probes = calloc((size_t)g->n_values + 1, sizeof *probes);
+    if (!probes) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing the model");
+    for (int i = 0; i < nn && st == LCV_OK; i++) st = infer_node(m, i, probes, e);
+    for (int v = 0; v < g->n_values; v++) lcv_tensor_free(probes[v]);
+    free(probes);
+    if (st != LCV_OK) return st;
+    /* A node fed by a node whose output shape is only known at run time must be re-inferred at
+     * run time too (value_info hints from the file may have made it look known). */
+    for (int i = 0; i < nn; i++) {
+        const lcv_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_in && !m->runtime_shape[i]; k++) {
+            int p = n->in[k] >= 0 ? g->values[n->in[k]].producer : -1;
+            if (p >= 0 && m->runtime_shape[p] && !m->folded[p]) m->runtime_shape[i] = true;
+        }
+    }
+    /* Output slots, liveness and MACs. */
+    for (int i = 0; i < nn; i++) m->slot_base[i + 1] = m->slot_base[i] + g->nodes[i].n_out;
+    m->n_slots = m->slot_base[nn];
+    for (int v = 0; v < g->n_values; v++) m->last_use[v] = -1;
+    m->stats.macs = 0;
+    for (int i = 0; i < nn; i++) {
+        const lcv_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] >= 0) m->last_use[n->in[k]] = i;
+        m->node_macs[i] = node_macs(g, n);
+        if (m->node_macs[i] < 0 || m->stats.macs < 0)
+            m->stats.macs = -1;
+        else
+            m->stats.macs += m->node_macs[i];
+    }
+    for (int i = 0; i < g->n_outputs; i++) m->last_use[g->outputs[i]] = INT32_MAX;
+    m->stats.node_count = nn;
+    for (int v = 0; v < g->n_values; v++) {
+        const lcv_value *val = &g->values[v];
+        if (!val->is_initializer || !val->init) continue;
+        m->stats.param_count += lcv_tensor_count(val->init);
+        m->stats.weight_bytes += (int64_t)(lcv_tensor_count(val->init) * (int64_t)lcv_dtype_size(val->init->dtype));
+    }
+    m->n_feeds = g->n_inputs;
+    return LCV_OK;
+}

@@ -1,0 +1,158 @@
+/* model.c - the lcv_model handle: loading from a file or buffer, and read-only queries. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../frontends/onnx/onnx.h"
+#include "model.h"
+
+#define LCV_DEFAULT_MAX_BYTES ((uint64_t)2 << 30)
+
+lcv_model_params lcv_model_default_params(void) {
+    lcv_model_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+static lcv_model *model_alloc(void) { return calloc(1, sizeof(lcv_model)); }
+
+void lcv_model_free(lcv_model *m) {
+    if (!m) return;
+    lcv_graph_free(m->g);
+    free(m->folded);
+    free(m->runtime_shape);
+    free(m->slot_base);
+    free(m->last_use);
+    free(m->node_macs);
+    free(m->declared);
+    free(m);
+}
+
+const char *lcv_model_errmsg(const lcv_model *m) { return m ? m->err.msg : "no model"; }
+
+/* Keeps the declared type of every graph output before inference refines the value facts. */
+static lcv_status keep_declared_outputs(lcv_model *m, lcv_err *e) {
+    const lcv_graph *g = m->g;
+    m->declared = calloc((size_t)g->n_outputs + 1, sizeof(lcv_value));
+    if (!m->declared) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < g->n_outputs; i++) m->declared[i] = g->values[g->outputs[i]];
+    return LCV_OK;
+}
+
+static lcv_status load_bytes(lcv_model *m, const void *data, size_t size, const char *dir,
+                             uint64_t max_bytes) {
+    lcv_status st = lcv_onnx_import(data, size, dir, max_bytes, &m->g, &m->err);
+    if (st == LCV_OK) st = keep_declared_outputs(m, &m->err);
+    if (st == LCV_OK) st = lcv_model_analyze(m, &m->err);
+    if (st == LCV_OK) m->loaded = true;
+    return st;
+}
+
+lcv_status lcv_model_load_buffer(const void *data, size_t size, const lcv_model_params *params,
+                                 lcv_model **out) {
+    if (!out) return LCV_ERR_INVALID_ARG;
+    lcv_model *m = *out = model_alloc();
+    if (!m) return LCV_ERR_NOMEM;
+    lcv_model_params p = params ? *params : lcv_model_default_params();
+    uint64_t max = p.max_bytes ? p.max_bytes : LCV_DEFAULT_MAX_BYTES;
+    if (!data && size) return lcv_fail(&m->err, LCV_ERR_INVALID_ARG, "data is NULL");
+    if (size > max)
+        return lcv_fail(&m->err, LCV_ERR_PARSE, "model buffer of %zu bytes exceeds the limit %llu",
+                        size, (unsigned long long)max);
+    return load_bytes(m, data, size, p.external_data_dir, max);
+}
+
+lcv_status lcv_model_load_file(const char *path, const lcv_model_params *params, lcv_model **out) {
+    if (!out) return LCV_ERR_INVALID_ARG;
+    lcv_model *m = *out = model_alloc();
+    if (!m) return LCV_ERR_NOMEM;
+    if (!path) return lcv_fail(&m->err, LCV_ERR_INVALID_ARG, "path is NULL");
+    lcv_model_params p = params ? *params : lcv_model_default_params();
+    uint64_t max = p.max_bytes ? p.max_bytes : LCV_DEFAULT_MAX_BYTES;
+    void *data;
+    size_t size;
+    lcv_status st = lcv_read_file(path, max, &data, &size, &m->err);
+    if (st != LCV_OK) return st;
+    /* External data resolves next to the model file unless the caller says otherwise. */
+    char *dir = NULL;
+    const char *ext_dir = p.external_data_dir;
+    if (!ext_dir) {
+        const char *slash = strrchr(path, '/');
+        size_t len = slash ? (size_t)(slash - path) : 1;
+        dir = malloc(len + 1);
+        if (!dir) {
+            free(data);
+            return lcv_fail(&m->err, LCV_ERR_NOMEM, "out of memory");
+        }
+        memcpy(dir, slash ? path : ".", len);
+        dir[len] = '\0';
+        ext_dir = dir;
+    }
+    st = load_bytes(m, data, size, ext_dir, max);
+    free(data);
+    free(dir);
+    if (st != LCV_OK) lcv_err_prefix(&m->err, "%s", path);
+    return st;
+}
+
+int lcv_model_input_count(const lcv_model *m) { return m && m->loaded ? m->g->n_inputs : 0; }
+int lcv_model_output_count(const lcv_model *m) { return m && m->loaded ? m->g->n_outputs : 0; }
+
+const char *lcv_model_input_name(const lcv_model *m, int i) {
+    if (i < 0 || i >= lcv_model_input_count(m)) return NULL;
+    return m->g->values[m->g->inputs[i]].name;
+}
+
+const char *lcv_model_output_name(const lcv_model *m, int i) {
+    if (i < 0 || i >= lcv_model_output_count(m)) return NULL;
+    return m->g->values[m->g->outputs[i]].name;
+}
+
+static int value_info(const lcv_value *v, lcv_dtype *dtype, int64_t *dims, const char **names) {
+    if (dtype) *dtype = v->dtype;
+    for (int k = 0; k < v->ndim; k++) {
+        if (dims) dims[k] = v->dims[k];
+        if (names) names[k] = v->dim_params[k];
+    }
+    return v->ndim;
+}
+
+int lcv_model_input_info(const lcv_model *m, int i, lcv_dtype *dtype, int64_t *dims,
+                         const char **dim_names) {
+    if (i < 0 || i >= lcv_model_input_count(m)) return -1;
+    return value_info(&m->g->values[m->g->inputs[i]], dtype, dims, dim_names);
+}
+
+int lcv_model_output_info(const lcv_model *m, int i, lcv_dtype *dtype, int64_t *dims,
+                          const char **dim_names) {
+    if (i < 0 || i >= lcv_model_output_count(m)) return -1;
+    const lcv_value *declared = &m->declared[i];
+    const lcv_value *v = declared->ndim >= 0 ? declared : &m->g->values[m->g->outputs[i]];
+    int r = value_info(v, dtype, dims, dim_names);
+    if (dtype && *dtype == LCV_DTYPE_UNDEFINED) *dtype = m->g->values[m->g->outputs[i]].dtype;
+    return r;
+}
+
+void lcv_model_get_stats(const lcv_model *m, lcv_model_stats *out) {
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (m && m->loaded) *out = m->stats;
+}
+
+lcv_status lcv_model_node_info(const lcv_model *m, int64_t i, lcv_node_info *out) {
+    if (!m || !m->loaded || !out || i < 0 || i >= m->g->n_nodes) return LCV_ERR_INVALID_ARG;
+    const lcv_node *n = &m->g->nodes[i];
+    memset(out, 0, sizeof *out);
+    out->name = n->name;
+    out->op_type = n->op_type;
+    out->domain = n->domain;
+    out->input_count = n->n_in;
+    out->output_count = n->n_out;
+    out->out_ndim = -1;
+    if (n->n_out > 0 && n->out[0] >= 0) {
+        const lcv_value *v = &m->g->values[n->out[0]];
+        out->out_ndim = v->ndim;
+        for (int k = 0; k < v->ndim; k++) out->out_dims[k] = v->dims[k];
+    }
+    out->macs = m->node_macs[i];
+    return LCV_OK;
+}

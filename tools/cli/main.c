@@ -1,0 +1,54 @@
+/* main.c - the leancv command-line tool: global options (--version, help) and dispatch to the
+ * subcommands, each in its own cmd_<name>.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli_util.h"
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command COMMANDS[] = {
+    {"info", cmd_info, "describe a model: inputs, outputs, ops, parameters, MACs"},
+    {"run", cmd_run, "run a model on .npy or image inputs, save outputs, print top-k"},
+    {"bench", cmd_bench, "measure latency and a per-op time profile"},
+    {"eval", cmd_eval, "classification accuracy on an MNIST-style IDX data set"},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: leancv <command> [options]   (leancv <command> --help for details)\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        fprintf(f, "  %-6s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "  help   show this message\n\n"
+               "options:\n  --version  print the leancv version\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("leancv %s\n", lcv_version());
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        if (argc > 2)
+            for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+                if (strcmp(argv[2], COMMANDS[i].name) == 0) {
+                    char *help_argv[] = {argv[2], "--help", NULL};
+                    return COMMANDS[i].fn(2, help_argv);
+                }
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
+        if (strcmp(cmd, COMMANDS[i].name) == 0) return COMMANDS[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "leancv: unknown command '%s' (try 'leancv help')\n", cmd);
+    return 1;
+}
