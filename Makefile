@@ -3,7 +3,7 @@
 #   make test   build + every test through CTest (conformance, model zoo, units, CLI)
 #   make demo   build + classify the bundled Fashion-MNIST samples + test-set accuracy
 #   make asan   unit tests under AddressSanitizer + UndefinedBehaviorSanitizer
-#   make tsan   the shared-model thread test under ThreadSanitizer
+#   make tsan   the multi-threaded tests (shared model, pool, threaded kernels) under TSan
 #   make fuzz   libFuzzer targets (clang), FUZZ_SECONDS each (default 60)
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -28,8 +28,10 @@ asan: deps
 
 tsan: deps
 	CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLCV_SANITIZE=thread
-	cmake --build build-tsan -j$(JOBS) --target threads_shared_model
-	ctest --test-dir build-tsan --output-on-failure -R threads_
+	cmake --build build-tsan -j$(JOBS) --target threads_shared_model threadpool ops_test_threads \
+	    kernels_test_gemm_kernels kernels_test_conv_plan
+	ctest --test-dir build-tsan --output-on-failure \
+	    -R '^(threads_shared_model|threadpool|ops_test_threads|kernels_test_gemm_kernels|kernels_test_conv_plan)$$'
 
 fuzz: deps
 	scripts/fuzz.sh $(FUZZ_SECONDS)

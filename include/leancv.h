@@ -99,6 +99,17 @@ LCV_API size_t lcv_tensor_nbytes(const lcv_tensor *t);
 LCV_API void *lcv_tensor_data(lcv_tensor *t);
 LCV_API const void *lcv_tensor_cdata(const lcv_tensor *t);
 
+/* Instruction-set levels the kernels are compiled for; chosen at run time from CPUID. */
+typedef enum lcv_isa {
+    LCV_ISA_AUTO = 0,   /* the best the CPU supports */
+    LCV_ISA_SCALAR = 1, /* portable C */
+    LCV_ISA_AVX2 = 2,   /* AVX2 + FMA */
+    LCV_ISA_AVX512 = 3  /* AVX-512 F/BW/DQ/VL */
+} lcv_isa;
+
+/* Returns a static name: "auto", "scalar", "avx2", "avx512". */
+LCV_API const char *lcv_isa_name(lcv_isa isa);
+
 /* ---------------------------------------------------------------------------------------------
  * Models: an imported, verified, shape-inferred graph. Immutable after load.
  * ------------------------------------------------------------------------------------------- */
@@ -110,6 +121,14 @@ typedef struct lcv_model_params {
     /* Directory used to resolve ONNX external-data locations; NULL = the model file's
      * directory for lcv_model_load_file, none for lcv_model_load_buffer. Borrowed. */
     const char *external_data_dir;
+    /* Graph optimisation: 0 = none (the graph as in the file), 1 = all passes (default). */
+    int optimize;
+    /* Highest instruction set the kernels may use (LCV_ISA_AUTO = best available). The
+     * environment variable LCV_ISA=scalar|avx2|avx512 lowers it further (for tests). */
+    lcv_isa max_isa;
+    /* Non-zero: run every op with its reference kernel (the oracle fast kernels are tested
+     * against). */
+    int reference_kernels;
 } lcv_model_params;
 
 LCV_API lcv_model_params lcv_model_default_params(void);
@@ -150,6 +169,8 @@ typedef struct lcv_model_stats {
     int64_t macs;         /* multiply-accumulates of Conv/ConvTranspose/Gemm/MatMul; -1 unknown */
 } lcv_model_stats;
 LCV_API void lcv_model_get_stats(const lcv_model *m, lcv_model_stats *out);
+/* The instruction set the model's kernels were planned for (never LCV_ISA_AUTO once loaded). */
+LCV_API lcv_isa lcv_model_isa(const lcv_model *m);
 
 /* Per-node description for tools (op histogram, per-layer MACs). Index 0 <= i < node_count, in
  * execution order. Strings are owned by the model. out_dims gets the first output's inferred
@@ -163,6 +184,11 @@ typedef struct lcv_node_info {
     int out_ndim;
     int64_t out_dims[LCV_MAX_DIMS];
     int64_t macs;
+    /* What the optimizer fused into the node (models loaded with params.optimize): the
+     * activation applied to its output, a static name such as "relu", "clip", "silu" ("" for
+     * none), and whether an Add of its last input (a residual) happens before it. */
+    const char *fused;
+    int has_residual;
 } lcv_node_info;
 LCV_API lcv_status lcv_model_node_info(const lcv_model *m, int64_t i, lcv_node_info *out);
 

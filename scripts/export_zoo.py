@@ -32,8 +32,9 @@ def files_for(outdir, name):
     return [os.path.join(outdir, name + suffix) for suffix in (".onnx", ".input.npy", ".output.npy")]
 
 
-def export_one(outdir, name):
-    import numpy as np
+def build_model(name):
+    """The zoo model `name` in eval mode with its seeded random weights (also used by
+    bench/torch_runner.py, so both see the same weights)."""
     import torch
     import torchvision
 
@@ -47,6 +48,14 @@ def export_one(outdir, name):
         for p in model.parameters():
             if p.dim() >= 2 and not bool(p.any()):
                 torch.nn.init.normal_(p, std=0.02)
+    return model
+
+
+def export_one(outdir, name):
+    import numpy as np
+    import torch
+
+    model = build_model(name)
     gen = torch.Generator().manual_seed(1234)
     x = torch.randn(1, 3, 224, 224, generator=gen)
     with torch.no_grad():

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Builds every libFuzzer target tests/fuzz/fuzz_<name>.c with clang and runs each for the given
-# number of seconds (default 60) on its seed corpus tests/fuzz/corpus_<name>/. A crash, leak or
-# sanitizer report fails the script.
+# number of seconds (default 60) on its seed corpus tests/fuzz/corpus_<name>/ (fuzz_model
+# shares corpus_onnx). A crash, leak or sanitizer report fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 out=build-fuzz
 mkdir -p "$out"
-core_sources=$(ls src/core/*.c src/ir/*.c src/ops/*.c src/runtime/*.c src/frontends/onnx/*.c \
-               src/frontends/npy/*.c src/kernels/*.c src/passes/*.c 2>/dev/null || true)
+# the core library's sources, as CMakeLists.txt collects them (image I/O is not part of it)
+core_sources=$(find src/core src/ir src/ops src/kernels src/passes src/runtime src/frontends/onnx \
+               src/frontends/npy -name '*.c' | sort)
 for target in tests/fuzz/fuzz_*.c; do
     name=$(basename "$target" .c)
     corpus_src=tests/fuzz/corpus_${name#fuzz_}
+    [ "$name" = fuzz_model ] && corpus_src=tests/fuzz/corpus_onnx
     echo "== $name: building"
     clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
         -fno-sanitize-recover=all -Iinclude -Isrc "$target" $core_sources -lm -lpthread \

@@ -47,6 +47,16 @@ void lcv_attr_clear(lcv_attr *a) {
     memset(a, 0, sizeof *a);
 }
 
+static void node_clear(lcv_node *n) {
+    free(n->name);
+    free(n->op_type);
+    free(n->domain);
+    free(n->in);
+    free(n->out);
+    for (int k = 0; k < n->n_attrs; k++) lcv_attr_clear(&n->attrs[k]);
+    free(n->attrs);
+}
+
 void lcv_graph_free(lcv_graph *g) {
     if (!g) return;
     for (int i = 0; i < g->n_values; i++) {
@@ -55,16 +65,7 @@ void lcv_graph_free(lcv_graph *g) {
         for (int k = 0; k < LCV_MAX_DIMS; k++) free(v->dim_params[k]);
         if (v->init) lcv_tensor_free(v->init);
     }
-    for (int i = 0; i < g->n_nodes; i++) {
-        lcv_node *n = &g->nodes[i];
-        free(n->name);
-        free(n->op_type);
-        free(n->domain);
-        free(n->in);
-        free(n->out);
-        for (int k = 0; k < n->n_attrs; k++) lcv_attr_clear(&n->attrs[k]);
-        free(n->attrs);
-    }
+    for (int i = 0; i < g->n_nodes; i++) node_clear(&g->nodes[i]);
     for (int i = 0; i < g->n_opsets; i++) free(g->opsets[i].domain);
     free(g->opsets);
     free(g->values);
@@ -142,6 +143,7 @@ lcv_status lcv_graph_add_node(lcv_graph *g, const char *name, const char *op_typ
     lcv_node *n = &g->nodes[nid];
     memset(n, 0, sizeof *n);
     n->op = -1;
+    n->fused.residual = -1;
     n->name = dup_str(name ? name : "");
     n->op_type = dup_str(op_type ? op_type : "");
     n->domain = dup_str(domain ? domain : "");
@@ -199,6 +201,22 @@ lcv_status lcv_node_add_attr(lcv_node *node, const char *name, lcv_attr **out, l
     node->n_attrs++;
     *out = a;
     return LCV_OK;
+}
+
+
+void lcv_graph_remove_nodes(lcv_graph *g, const bool *remove) {
+    int kept = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        lcv_node *n = &g->nodes[i];
+        for (int k = 0; k < n->n_out; k++)
+            if (n->out[k] >= 0) g->values[n->out[k]].producer = remove[i] ? -1 : kept;
+        if (remove[i]) {
+            node_clear(n);
+            continue;
+        }
+        g->nodes[kept++] = *n;
+    }
+    g->n_nodes = kept;
 }
 
 static lcv_status push_id(int **arr, int *n, int *cap, int id, lcv_err *e) {
@@ -352,7 +370,7 @@ lcv_status lcv_graph_toposort(lcv_graph *g, lcv_err *e) {
                 sorted[i] = g->nodes[order[i]];
                 newidx[order[i]] = i;
             }
-            memcpy(g->nodes, sorted, sizeof(lcv_node) * (size_t)nn);
+            if (nn) memcpy(g->nodes, sorted, sizeof(lcv_node) * (size_t)nn);
             for (int v = 0; v < g->n_values; v++)
                 if (g->values[v].producer >= 0) g->values[v].producer = newidx[g->values[v].producer];
             free(sorted);

@@ -4,6 +4,7 @@
 #ifndef LCV_GRAPH_H
 #define LCV_GRAPH_H
 
+#include "../core/act.h"
 #include "../core/core.h"
 
 /* Attribute types; values follow ONNX AttributeProto.AttributeType. */
@@ -54,6 +55,7 @@ typedef struct lcv_value {
     bool is_initializer;                 /* came from graph.initializer */
 } lcv_value;
 
+
 /* A node. in[i] is a value id, or -1 for an omitted optional input (empty name in ONNX). */
 typedef struct lcv_node {
     char *name;     /* owned; never NULL (importers synthesise "<op>_<index>" when missing) */
@@ -66,6 +68,7 @@ typedef struct lcv_node {
     int *out;       /* owned */
     int n_attrs;
     lcv_attr *attrs; /* owned */
+    lcv_fused fused; /* set by optimizer passes; act NONE and residual -1 otherwise */
 } lcv_node;
 
 typedef struct lcv_opset_import {
@@ -86,6 +89,9 @@ typedef struct lcv_graph {
     lcv_opset_import *opsets;
     int n_opsets;
     int64_t ir_version;
+    /* True when every graph input has a fully static declared shape, so the value shapes the
+     * runtime infers at load are exact (set by the runtime before the optimizer runs). */
+    bool static_shapes;
     /* name -> value id hash index (open addressing, private to graph.c) */
     int *index;
     int index_cap;
@@ -123,6 +129,10 @@ int64_t lcv_graph_opset(const lcv_graph *g, const char *domain);
  * consumed value is produced, an initializer, or a graph input; no cycles; outputs defined.
  * Errors name the node and value at fault. */
 lcv_status lcv_graph_toposort(lcv_graph *g, lcv_err *e);
+
+/* Removes the nodes with remove[i] set (their output values lose their producer), keeping the
+ * order of the rest and fixing value->producer. remove: borrowed, n_nodes entries. */
+void lcv_graph_remove_nodes(lcv_graph *g, const bool *remove);
 
 void lcv_attr_clear(lcv_attr *a);
 

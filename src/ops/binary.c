@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../core/threadpool.h"
 #include "eltwise.h"
 
 #define BC_MAX_IN 3
@@ -300,25 +301,69 @@ static bool row_generic(const bin_ctx *x, void *o, const void *a, int64_t sa, co
     return true;
 }
 
+/* Puts the odometer at row r (of p->outer): the state bcast_step reaches after r steps. */
+static void bcast_seek(const bcast *p, int64_t r, int64_t *idx, int64_t *off) {
+    for (int k = 0; k < p->nin; k++) off[k] = 0;
+    for (int d = p->nd - 2; d >= 0; d--) {
+        idx[d] = r % p->dims[d];
+        r /= p->dims[d];
+        for (int k = 0; k < p->nin; k++) off[k] += idx[d] * p->st[k][d];
+    }
+}
+
+/* Output elements per thread chunk of a float32 binary op. */
+#define BINARY_GRAIN 16384
+
+/* A float32 binary op over a range of flat output indices; a chunk may start and end inside a
+ * row. Each element is computed alone, so the split does not change any bit. */
+typedef struct bin_task {
+    const bcast *p;
+    f32_row fast;
+    const float *a, *b;
+    float *o;
+} bin_task;
+
+static void bin_f32_range(void *ctx, int64_t begin, int64_t end, int thread) {
+    const bin_task *t = ctx;
+    const bcast *p = t->p;
+    int64_t sa = p->st[0][p->nd - 1], sb = p->st[1][p->nd - 1];
+    int64_t idx[LCV_MAX_DIMS] = {0}, off[BC_MAX_IN] = {0};
+    int64_t r = begin / p->inner, j = begin % p->inner;
+    bcast_seek(p, r, idx, off);
+    while (begin < end) {
+        int64_t len = p->inner - j < end - begin ? p->inner - j : end - begin;
+        t->fast(t->o + r * p->inner + j, t->a + off[0] + j * sa, sa, t->b + off[1] + j * sb, sb,
+                len);
+        begin += len;
+        j = 0;
+        r++;
+        bcast_step(p, idx, off);
+    }
+}
+
 /* Runs x over the broadcast of inputs a and b into o (o may be a when shapes are equal). */
 static lcv_status run_binary(lcv_opctx *c, const bin_ctx *x, const lcv_tensor *a,
                              const lcv_tensor *b, lcv_tensor *o) {
-    if (lcv_tensor_count(o) == 0) return LCV_OK;
+    int64_t count = lcv_tensor_count(o);
+    if (count == 0) return LCV_OK;
     const lcv_tensor *ins[2] = {a, b};
     bcast p;
     bcast_init(&p, o->ndim, o->dims, 2, ins);
+    f32_row fast = pick_f32(x);
+    if (fast) {
+        bin_task t = {&p, fast, a->data, b->data, o->data};
+        lcv_threadpool_parallel_for(c->pool, count, BINARY_GRAIN, bin_f32_range, &t);
+        return LCV_OK;
+    }
     size_t ea = lcv_dtype_size(a->dtype), eb = lcv_dtype_size(b->dtype);
     size_t eo = lcv_dtype_size(o->dtype);
     int64_t sa = p.st[0][p.nd - 1], sb = p.st[1][p.nd - 1];
-    f32_row fast = pick_f32(x);
     int64_t idx[LCV_MAX_DIMS] = {0}, off[BC_MAX_IN] = {0};
     for (int64_t r = 0; r < p.outer; r++) {
         char *po = (char *)o->data + (size_t)(r * p.inner) * eo;
         const char *pa = (const char *)a->data + (size_t)off[0] * ea;
         const char *pb = (const char *)b->data + (size_t)off[1] * eb;
-        if (fast) {
-            fast((float *)po, (const float *)pa, sa, (const float *)pb, sb, p.inner);
-        } else if (!row_generic(x, po, pa, sa, pb, sb, p.inner)) {
+        if (!row_generic(x, po, pa, sa, pb, sb, p.inner)) {
             return lcv_op_fail(c, LCV_ERR_INVALID_ARG,
                                "integer division by zero (divisor input holds 0)");
         }

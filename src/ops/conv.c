@@ -177,7 +177,8 @@ LCV_CONV_PLANE(conv_plane_f32, float)
 LCV_CONV_PLANE(conv_plane_f64, double)
 
 #define LCV_CONV_RUN(NAME, PLANE, T)                                                              \
-    static void NAME(const conv_geom *g, const T *x, const T *wt, const T *b, T *y) {            \
+    static void NAME(const void *geom, const T *x, const T *wt, const T *b, T *y) {          \
+        const conv_geom *g = geom;                                                                   \
         for (int64_t n = 0; n < g->batch; n++) {                                                  \
             for (int64_t m = 0; m < g->cout; m++) {                                               \
                 int64_t grp = m / g->cout_g;                                                      \
@@ -195,42 +196,9 @@ LCV_CONV_PLANE(conv_plane_f64, double)
 LCV_CONV_RUN(conv_run_f32, conv_plane_f32, float)
 LCV_CONV_RUN(conv_run_f64, conv_plane_f64, double)
 
-/* float16/bfloat16 operands are widened to float32 scratch copies (owned, caller frees). */
-static float *widen_f32(const lcv_tensor *t) {
-    int64_t n = lcv_tensor_count(t);
-    float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
-    if (p)
-        for (int64_t i = 0; i < n; i++) p[i] = (float)lcv_load_f64(t->dtype, t->data, i);
-    return p;
-}
-
 lcv_status lcv_exec_conv(lcv_opctx *c) {
     conv_geom g;
     lcv_status st = conv_geom_get(c, &g);
     if (st != LCV_OK) return st;
-    const lcv_tensor *x = c->in[0], *wt = c->in[1], *b = lcv_op_input(c, 2);
-    lcv_tensor *y = c->out[0];
-    if (x->dtype == LCV_DTYPE_FLOAT32) {
-        conv_run_f32(&g, x->data, wt->data, b ? b->data : NULL, y->data);
-        return LCV_OK;
-    }
-    if (x->dtype == LCV_DTYPE_FLOAT64) {
-        conv_run_f64(&g, x->data, wt->data, b ? b->data : NULL, y->data);
-        return LCV_OK;
-    }
-    float *xf = widen_f32(x), *wf = widen_f32(wt), *bf = b ? widen_f32(b) : NULL;
-    int64_t ny = lcv_tensor_count(y);
-    float *yf = malloc(sizeof(float) * (size_t)(ny ? ny : 1));
-    if (xf && wf && yf && (!b || bf)) {
-        conv_run_f32(&g, xf, wf, bf, yf);
-        for (int64_t i = 0; i < ny; i++) lcv_store_f64(y->dtype, y->data, i, yf[i]);
-    } else {
-        st = lcv_op_fail(c, LCV_ERR_NOMEM, "out of memory widening %s operands to float32",
-                         lcv_dtype_name(x->dtype));
-    }
-    free(xf);
-    free(wf);
-    free(bf);
-    free(yf);
-    return st;
+    return lcv_window_run(c, &g, conv_run_f32, conv_run_f64);
 }

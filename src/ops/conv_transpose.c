@@ -218,7 +218,8 @@ LCV_CONVT_PLANE(convt_plane_f64, double)
 /* W is [C_in, C_out/group, k...]: input channel ic of group grp feeds output channels
  * grp*cout_g .. grp*cout_g + cout_g - 1. */
 #define LCV_CONVT_RUN(NAME, PLANE, T)                                                             \
-    static void NAME(const convt_geom *g, const T *x, const T *wt, const T *b, T *y) {           \
+    static void NAME(const void *geom, const T *x, const T *wt, const T *b, T *y) {          \
+        const convt_geom *g = geom;                                                                   \
         for (int64_t n = 0; n < g->batch; n++) {                                                  \
             for (int64_t m = 0; m < g->cout; m++) {                                               \
                 int64_t grp = m / g->cout_g, mg = m % g->cout_g;                                  \
@@ -237,42 +238,9 @@ LCV_CONVT_PLANE(convt_plane_f64, double)
 LCV_CONVT_RUN(convt_run_f32, convt_plane_f32, float)
 LCV_CONVT_RUN(convt_run_f64, convt_plane_f64, double)
 
-/* float16/bfloat16 operands are widened to float32 scratch copies (owned, caller frees). */
-static float *widen_f32(const lcv_tensor *t) {
-    int64_t n = lcv_tensor_count(t);
-    float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
-    if (p)
-        for (int64_t i = 0; i < n; i++) p[i] = (float)lcv_load_f64(t->dtype, t->data, i);
-    return p;
-}
-
 lcv_status lcv_exec_conv_transpose(lcv_opctx *c) {
     convt_geom g;
     lcv_status st = convt_geom_get(c, &g);
     if (st != LCV_OK) return st;
-    const lcv_tensor *x = c->in[0], *wt = c->in[1], *b = lcv_op_input(c, 2);
-    lcv_tensor *y = c->out[0];
-    if (x->dtype == LCV_DTYPE_FLOAT32) {
-        convt_run_f32(&g, x->data, wt->data, b ? b->data : NULL, y->data);
-        return LCV_OK;
-    }
-    if (x->dtype == LCV_DTYPE_FLOAT64) {
-        convt_run_f64(&g, x->data, wt->data, b ? b->data : NULL, y->data);
-        return LCV_OK;
-    }
-    float *xf = widen_f32(x), *wf = widen_f32(wt), *bf = b ? widen_f32(b) : NULL;
-    int64_t ny = lcv_tensor_count(y);
-    float *yf = malloc(sizeof(float) * (size_t)(ny ? ny : 1));
-    if (xf && wf && yf && (!b || bf)) {
-        convt_run_f32(&g, xf, wf, bf, yf);
-        for (int64_t i = 0; i < ny; i++) lcv_store_f64(y->dtype, y->data, i, yf[i]);
-    } else {
-        st = lcv_op_fail(c, LCV_ERR_NOMEM, "out of memory widening %s operands to float32",
-                         lcv_dtype_name(x->dtype));
-    }
-    free(xf);
-    free(wf);
-    free(bf);
-    free(yf);
-    return st;
+    return lcv_window_run(c, &g, convt_run_f32, convt_run_f64);
 }

@@ -4,6 +4,7 @@
  * LpNormalization and MeanVarianceNormalization live in norm_local.c. */
 #include <math.h>
 
+#include "../core/threadpool.h"
 #include "op.h"
 
 /* Product of x->dims[from..to) (0 when one of them is 0, so it cannot overflow). */
@@ -197,20 +198,36 @@ static void row_stats(const lcv_tensor *x, int64_t base, int64_t n, double *mean
     *var = sq / (double)n;
 }
 
+/* Elements per thread chunk (whole rows or planes, at least one): rows are normalised
+ * independently, so any split over them gives the same bits. */
+#define NORM_GRAIN 8192
+
+typedef struct inorm_task {
+    const lcv_tensor *x, *sc, *bias;
+    lcv_tensor *y;
+    int64_t C, S;
+    double eps;
+} inorm_task;
+
+static void inorm_planes(void *ctx, int64_t begin, int64_t end, int thread) {
+    const inorm_task *t = ctx;
+    for (int64_t pl = begin; pl < end; pl++) {
+        int64_t ch = pl % t->C, base = pl * t->S;
+        double m, v;
+        row_stats(t->x, base, t->S, &m, &v);
+        double a = lcv_load_f64(t->sc->dtype, t->sc->data, ch) / sqrt(v + t->eps);
+        double b = lcv_load_f64(t->bias->dtype, t->bias->data, ch) - m * a;
+        bn_apply(t->x, t->y, 1, 0, base, t->S, a, b);
+    }
+}
+
 lcv_status lcv_exec_instancenorm(lcv_opctx *c) {
     const lcv_tensor *x = c->in[0], *sc = c->in[1], *bias = c->in[2];
     double eps = lcv_attr_float(c->node, "epsilon", 1e-5f);
     int64_t N = x->dims[0], C = x->dims[1], S = span(x, 2, x->ndim);
     if (lcv_tensor_count(x) == 0) return LCV_OK;
-    for (int64_t n = 0; n < N; n++)
-        for (int64_t ch = 0; ch < C; ch++) {
-            int64_t base = (n * C + ch) * S;
-            double m, v;
-            row_stats(x, base, S, &m, &v);
-            double a = lcv_load_f64(sc->dtype, sc->data, ch) / sqrt(v + eps);
-            double b = lcv_load_f64(bias->dtype, bias->data, ch) - m * a;
-            bn_apply(x, c->out[0], 1, 0, base, S, a, b);
-        }
+    inorm_task t = {x, sc, bias, c->out[0], C, S, eps};
+    lcv_threadpool_parallel_for(c->pool, N * C, NORM_GRAIN / S + 1, inorm_planes, &t);
     return LCV_OK;
 }
 
@@ -279,6 +296,46 @@ static double ln_param(const lcv_tensor *x, const lcv_tensor *p, bool block, int
     return lcv_load_f64(p->dtype, p->data, k);
 }
 
+typedef struct ln_task {
+    const lcv_tensor *x, *sc, *b;
+    lcv_tensor *y, *om, *oi;
+    int64_t n; /* elements per row */
+    double eps;
+    int64_t xstrides[LCV_MAX_DIMS];
+    bool sblock, bblock, fast;
+} ln_task;
+
+static void ln_rows(void *ctx, int64_t begin, int64_t end, int thread) {
+    const ln_task *t = ctx;
+    const lcv_tensor *x = t->x, *sc = t->sc, *b = t->b;
+    lcv_tensor *y = t->y, *om = t->om, *oi = t->oi;
+    int64_t n = t->n;
+    const int64_t *xstrides = t->xstrides;
+    for (int64_t r = begin; r < end; r++) {
+        int64_t base = r * n;
+        double m, v;
+        row_stats(x, base, n, &m, &v);
+        double inv = 1.0 / sqrt(v + t->eps);
+        if (om) lcv_store_f64(om->dtype, om->data, r, m);
+        if (oi) lcv_store_f64(oi->dtype, oi->data, r, inv);
+        if (t->fast) {
+            const float *xp = (const float *)x->data + base, *sp = sc->data;
+            const float *bp = b ? b->data : NULL;
+            float *yp = (float *)y->data + base;
+            float fm = (float)m, fi = (float)inv;
+            for (int64_t j = 0; j < n; j++)
+                yp[j] = (xp[j] - fm) * fi * sp[j] + (bp ? bp[j] : 0.0f);
+            continue;
+        }
+        for (int64_t j = 0; j < n; j++) {
+            double xv = lcv_load_f64(x->dtype, x->data, base + j);
+            double s = ln_param(x, sc, t->sblock, base + j, j, xstrides);
+            double bv = ln_param(x, b, t->bblock, base + j, j, xstrides);
+            lcv_store_f64(y->dtype, y->data, base + j, (xv - m) * inv * s + bv);
+        }
+    }
+}
+
 lcv_status lcv_exec_layernorm(lcv_opctx *c) {
     const lcv_tensor *x = c->in[0], *sc = c->in[1], *b = lcv_op_input(c, 2);
     lcv_tensor *y = c->out[0];
@@ -296,33 +353,11 @@ lcv_status lcv_exec_layernorm(lcv_opctx *c) {
         }
         return LCV_OK;
     }
-    int64_t xstrides[LCV_MAX_DIMS];
-    lcv_shape_strides(x->ndim, x->dims, xstrides);
     bool sblock = ln_param_is_block(x, sc, axis), bblock = !b || ln_param_is_block(x, b, axis);
     bool fast = x->dtype == LCV_DTYPE_FLOAT32 && sc->dtype == LCV_DTYPE_FLOAT32 && sblock &&
                 (!b || (b->dtype == LCV_DTYPE_FLOAT32 && bblock));
-    for (int64_t r = 0; r < outer; r++) {
-        int64_t base = r * n;
-        double m, v;
-        row_stats(x, base, n, &m, &v);
-        double inv = 1.0 / sqrt(v + eps);
-        if (om) lcv_store_f64(om->dtype, om->data, r, m);
-        if (oi) lcv_store_f64(oi->dtype, oi->data, r, inv);
-        if (fast) {
-            const float *xp = (const float *)x->data + base, *sp = sc->data;
-            const float *bp = b ? b->data : NULL;
-            float *yp = (float *)y->data + base;
-            float fm = (float)m, fi = (float)inv;
-            for (int64_t j = 0; j < n; j++)
-                yp[j] = (xp[j] - fm) * fi * sp[j] + (bp ? bp[j] : 0.0f);
-            continue;
-        }
-        for (int64_t j = 0; j < n; j++) {
-            double xv = lcv_load_f64(x->dtype, x->data, base + j);
-            double s = ln_param(x, sc, sblock, base + j, j, xstrides);
-            double bv = ln_param(x, b, bblock, base + j, j, xstrides);
-            lcv_store_f64(y->dtype, y->data, base + j, (xv - m) * inv * s + bv);
-        }
-    }
+    ln_task t = {x, sc, b, y, om, oi, n, eps, {0}, sblock, bblock, fast};
+    lcv_shape_strides(x->ndim, x->dims, t.xstrides);
+    lcv_threadpool_parallel_for(c->pool, outer, NORM_GRAIN / n + 1, ln_rows, &t);
     return LCV_OK;
 }

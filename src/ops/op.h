@@ -18,13 +18,20 @@
  * that exec may call lcv_tensor_reshape_alloc for outputs whose size depends on data
  * (TopK with a data-dependent k, NonZero, NonMaxSuppression): infer then sets the final shape
  * when data is present and returns LCV_DEFERRED when it is not. */
+typedef struct lcv_scratch lcv_scratch;
+typedef struct lcv_threadpool lcv_threadpool;
+
 typedef struct lcv_opctx {
     const lcv_node *node;
-    int n_in;
+    int n_in; /* the op's inputs; a fused residual (node->fused) is in[n_in], not counted */
     const lcv_tensor *const *in;
     int n_out;
     lcv_tensor **out;
     lcv_err *err;
+    /* Set by the runtime for fast kernels (all may be NULL, e.g. in op unit tests): */
+    const void *plan;       /* the node's plan data (lcv_plan.data), owned by the model */
+    lcv_threadpool *pool;   /* the session's threads; NULL = run serially */
+    lcv_scratch *scratch;   /* the session's scratch memory, see lcv_op_scratch */
 } lcv_opctx;
 
 typedef lcv_status (*lcv_infer_fn)(lcv_opctx *c);
@@ -96,6 +103,31 @@ int64_t lcv_broadcast_index(int64_t flat, int nout, const int64_t *out_dims,
  * fails (wrong dtype, too many). Requires data. */
 lcv_status lcv_op_read_ints(lcv_opctx *c, const lcv_tensor *t, const char *what, int64_t *vals,
                             int64_t cap, int64_t *count);
+
+/* Number of the node's inputs the op itself sees (excludes a fused residual). */
+static inline int lcv_node_op_inputs(const lcv_node *n) {
+    return n->fused.residual >= 0 ? n->n_in - 1 : n->n_in;
+}
+
+/* Applies node->fused to output 0 after an op's reference kernel: adds the residual input,
+ * then the activation. A no-op when nothing is fused. Any float dtype. */
+lcv_status lcv_op_apply_fused(lcv_opctx *c);
+/* The same on a float32 buffer (the activation only): y[i] = act(y[i]). */
+
+/* For fast float32 epilogues: the fused residual of c's node (same shape as out[0]), or NULL
+ * when none is fused; on a mismatch NULL with *st set to the error. */
+const float *lcv_op_fused_residual_f32(lcv_opctx *c, lcv_status *st);
+
+/* A session-owned scratch buffer of at least `bytes` bytes, 64-byte aligned, valid until the
+ * next call on the same context's session; grows (allocates) only when a larger size is asked
+ * for, so steady-state runs do not allocate. NULL when c->scratch is NULL or memory runs out
+ * (the caller then fails with LCV_ERR_NOMEM or falls back to a path without scratch). */
+void *lcv_op_scratch(lcv_opctx *c, size_t bytes);
+
+struct lcv_scratch {
+    void *data;
+    size_t size;
+};
 
 /* Checks a resolved node's input/output counts against its op table entry. */
 lcv_status lcv_op_check_arity(const lcv_node *node, lcv_err *e);

@@ -1,11 +1,12 @@
 /* op_invoke.c - runs one node: checks arity, infers output shapes from the actual inputs,
- * sizes the output buffers (reusing them when large enough) and calls the reference kernel. */
+ * sizes the output buffers (reusing them when large enough), calls the reference kernel and
+ * applies what the optimizer fused into the node. */
 #include "op.h"
 
 lcv_status lcv_op_check_arity(const lcv_node *node, lcv_err *e) {
     const lcv_op_def *d = &lcv_op_table[node->op];
-    /* Trailing omitted optional inputs do not count. */
-    int n_in = node->n_in;
+    /* Trailing omitted optional inputs and a fused residual do not count. */
+    int n_in = lcv_node_op_inputs(node);
     while (n_in > 0 && node->in[n_in - 1] < 0) n_in--;
     if (n_in < d->min_in || (d->max_in >= 0 && n_in > d->max_in))
         return lcv_fail(e, LCV_ERR_SHAPE, "node '%s' (%s): has %d inputs, expected %d to %d",
@@ -23,7 +24,8 @@ lcv_status lcv_op_check_arity(const lcv_node *node, lcv_err *e) {
 lcv_status lcv_op_invoke(const lcv_node *node, int n_in, const lcv_tensor *const *in, int n_out,
                          lcv_tensor **out, lcv_err *e) {
     const lcv_op_def *d = &lcv_op_table[node->op];
-    lcv_opctx c = {node, n_in, in, n_out, out, e};
+    /* in[] holds every node input; the op sees those before a fused residual */
+    lcv_opctx c = {node, n_in - (node->fused.residual >= 0), in, n_out, out, e, NULL, NULL, NULL};
     lcv_status st = d->infer(&c);
     if (st == LCV_DEFERRED)
         return lcv_fail(e, LCV_ERR_INTERNAL, "node '%s' (%s): shape unknown although data is known",
@@ -38,5 +40,6 @@ lcv_status lcv_op_invoke(const lcv_node *node, int n_in, const lcv_tensor *const
             return st;
         }
     }
-    return d->exec(&c);
+    st = d->exec(&c);
+    return st == LCV_OK ? lcv_op_apply_fused(&c) : st;
 }

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../core/threadpool.h"
 #include "window.h"
 
 typedef struct pool_geom {
@@ -112,27 +113,40 @@ static void pool_window_at(const lcv_window *w, const int64_t *o, pool_win *pw) 
     }
 }
 
-static lcv_status pool_exec(lcv_opctx *c, pool_kind kind) {
-    pool_geom g;
-    lcv_status s = pool_geom_get(c, &g);
-    if (s != LCV_OK) return s;
-    const lcv_tensor *x = c->in[0];
-    lcv_tensor *y = c->out[0];
-    lcv_tensor *ind = (kind == POOL_MAX && c->n_out > 1) ? c->out[1] : NULL;
-    const lcv_window *w = &g.w;
-    int nsp = g.nsp;
-    bool col_major = lcv_attr_int(c->node, "storage_order", 0) == 1;
-    bool cip = lcv_attr_int(c->node, "count_include_pad", 0) == 1;
-    double p = lcv_attr_float(c->node, "p", 2.0f);
-    int64_t istr[LCV_MAX_DIMS], cstr[LCV_MAX_DIMS];
-    lcv_shape_strides(nsp, w->in, istr);
-    /* Column-major spatial strides, for Indices with storage_order = 1. */
-    for (int d = 0; d < nsp; d++) cstr[d] = d == 0 ? 1 : cstr[d - 1] * w->in[d - 1];
+/* Rough work (window taps) per thread chunk: enough to hide the hand-off between threads. */
+#define POOL_GRAIN_WORK 32768
 
-    for (int64_t pl = 0; pl < g.planes; pl++) {
-        int64_t xbase = pl * g.in_size, ybase = pl * g.out_size;
+/* Planes per chunk so that a chunk does about POOL_GRAIN_WORK taps. */
+static int64_t pool_grain(int64_t work_per_plane) {
+    if (work_per_plane < 1) work_per_plane = 1;
+    int64_t g = POOL_GRAIN_WORK / work_per_plane;
+    return g < 1 ? 1 : g;
+}
+
+/* Everything one range of planes needs; planes are independent, so any split of them gives
+ * the same bits. */
+typedef struct pool_task {
+    const pool_geom *g;
+    pool_kind kind;
+    const lcv_tensor *x;
+    lcv_tensor *y, *ind;
+    bool col_major, cip;
+    double p;
+    int64_t istr[LCV_MAX_DIMS], cstr[LCV_MAX_DIMS];
+} pool_task;
+
+static void pool_planes(void *ctx, int64_t begin, int64_t end, int thread) {
+    const pool_task *t = ctx;
+    const pool_geom *g = t->g;
+    const lcv_window *w = &g->w;
+    const lcv_tensor *x = t->x;
+    int nsp = g->nsp;
+    pool_kind kind = t->kind;
+    const int64_t *istr = t->istr, *cstr = t->cstr;
+    for (int64_t pl = begin; pl < end; pl++) {
+        int64_t xbase = pl * g->in_size, ybase = pl * g->out_size;
         int64_t o[LCV_MAX_DIMS] = {0};
-        for (int64_t oi = 0; oi < g.out_size; oi++) {
+        for (int64_t oi = 0; oi < g->out_size; oi++) {
             pool_win pw;
             pool_window_at(w, o, &pw);
             double acc = kind == POOL_MAX ? -INFINITY : 0.0;
@@ -153,7 +167,7 @@ static lcv_status pool_exec(lcv_opctx *c, pool_kind kind) {
                     } else if (kind == POOL_AVG) {
                         acc += v;
                     } else {
-                        acc += pow(fabs(v), p);
+                        acc += pow(fabs(v), t->p);
                     }
                     int d = nsp - 1;
                     while (d >= 0 && ++k[d] == pw.hi[d]) {
@@ -164,27 +178,50 @@ static lcv_status pool_exec(lcv_opctx *c, pool_kind kind) {
                 }
             }
             if (kind == POOL_AVG) {
-                int64_t div = cip ? pw.n_pad : pw.n_valid;
+                int64_t div = t->cip ? pw.n_pad : pw.n_valid;
                 acc = div > 0 ? acc / (double)div : 0.0;
             } else if (kind == POOL_LP) {
-                acc = pow(acc, 1.0 / p);
+                acc = pow(acc, 1.0 / t->p);
             }
-            st(y, ybase + oi, acc);
-            if (ind) {
+            st(t->y, ybase + oi, acc);
+            if (t->ind) {
                 int64_t idx = -1;
                 if (arg >= 0) {
                     idx = arg;
-                    if (col_major) {
+                    if (t->col_major) {
                         idx = 0;
                         for (int d = 0; d < nsp; d++) idx += (arg / istr[d] % w->in[d]) * cstr[d];
                     }
                     idx += xbase;
                 }
-                ((int64_t *)ind->data)[ybase + oi] = idx;
+                ((int64_t *)t->ind->data)[ybase + oi] = idx;
             }
             for (int d = nsp - 1; d >= 0 && ++o[d] == w->out[d]; d--) o[d] = 0;
         }
     }
+}
+
+static lcv_status pool_exec(lcv_opctx *c, pool_kind kind) {
+    pool_geom g;
+    lcv_status s = pool_geom_get(c, &g);
+    if (s != LCV_OK) return s;
+    pool_task t = {.g = &g, .kind = kind, .x = c->in[0], .y = c->out[0]};
+    t.ind = (kind == POOL_MAX && c->n_out > 1) ? c->out[1] : NULL;
+    t.col_major = lcv_attr_int(c->node, "storage_order", 0) == 1;
+    t.cip = lcv_attr_int(c->node, "count_include_pad", 0) == 1;
+    t.p = lcv_attr_float(c->node, "p", 2.0f);
+    const lcv_window *w = &g.w;
+    lcv_shape_strides(g.nsp, w->in, t.istr);
+    /* Column-major spatial strides, for Indices with storage_order = 1. */
+    for (int d = 0; d < g.nsp; d++) t.cstr[d] = d == 0 ? 1 : t.cstr[d - 1] * w->in[d - 1];
+    /* The kernel volume bounds the taps per output (windows are clipped to the input). */
+    int64_t taps = 1;
+    for (int d = 0; d < g.nsp; d++) {
+        taps = w->kernel[d] < POOL_GRAIN_WORK ? taps * w->kernel[d] : POOL_GRAIN_WORK;
+        if (taps > POOL_GRAIN_WORK) taps = POOL_GRAIN_WORK;
+    }
+    int64_t per_plane = g.out_size < POOL_GRAIN_WORK ? g.out_size * taps : POOL_GRAIN_WORK;
+    lcv_threadpool_parallel_for(c->pool, g.planes, pool_grain(per_plane), pool_planes, &t);
     return LCV_OK;
 }
 
@@ -217,6 +254,32 @@ lcv_status lcv_infer_global_pool(lcv_opctx *c) {
     return LCV_OK;
 }
 
+typedef struct global_task {
+    pool_kind kind;
+    const lcv_tensor *x;
+    lcv_tensor *y;
+    int64_t size; /* elements per plane */
+    double p;
+} global_task;
+
+static void global_planes(void *ctx, int64_t begin, int64_t end, int thread) {
+    const global_task *t = ctx;
+    pool_kind kind = t->kind;
+    int64_t size = t->size;
+    for (int64_t pl = begin; pl < end; pl++) {
+        double acc = kind == POOL_MAX ? -INFINITY : 0.0;
+        for (int64_t i = 0; i < size; i++) {
+            double v = ld(t->x, pl * size + i);
+            if (kind == POOL_MAX) acc = (v > acc || i == 0) ? v : acc;
+            else if (kind == POOL_AVG) acc += v;
+            else acc += pow(fabs(v), t->p);
+        }
+        if (kind == POOL_AVG) acc = size > 0 ? acc / (double)size : NAN;
+        else if (kind == POOL_LP) acc = pow(acc, 1.0 / t->p);
+        st(t->y, pl, acc);
+    }
+}
+
 static lcv_status global_exec(lcv_opctx *c, pool_kind kind) {
     lcv_status s = lcv_infer_global_pool(c);
     if (s != LCV_OK) return s;
@@ -224,19 +287,8 @@ static lcv_status global_exec(lcv_opctx *c, pool_kind kind) {
     lcv_tensor *y = c->out[0];
     int64_t planes = x->dims[0] * x->dims[1], size = 1;
     for (int i = 2; i < x->ndim; i++) size *= x->dims[i];
-    double p = lcv_attr_float(c->node, "p", 2.0f);
-    for (int64_t pl = 0; pl < planes; pl++) {
-        double acc = kind == POOL_MAX ? -INFINITY : 0.0;
-        for (int64_t i = 0; i < size; i++) {
-            double v = ld(x, pl * size + i);
-            if (kind == POOL_MAX) acc = (v > acc || i == 0) ? v : acc;
-            else if (kind == POOL_AVG) acc += v;
-            else acc += pow(fabs(v), p);
-        }
-        if (kind == POOL_AVG) acc = size > 0 ? acc / (double)size : NAN;
-        else if (kind == POOL_LP) acc = pow(acc, 1.0 / p);
-        st(y, pl, acc);
-    }
+    global_task t = {kind, x, y, size, lcv_attr_float(c->node, "p", 2.0f)};
+    lcv_threadpool_parallel_for(c->pool, planes, pool_grain(size), global_planes, &t);
     return LCV_OK;
 }
 

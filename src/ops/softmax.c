@@ -4,6 +4,7 @@
  * accumulates in double; contiguous float32 rows have a fast path. */
 #include <math.h>
 
+#include "../core/threadpool.h"
 #include "op.h"
 
 typedef enum smkind { SM_SOFTMAX, SM_LOGSOFTMAX, SM_HARDMAX } smkind;
@@ -93,6 +94,22 @@ static void softmax_rows_f32(smkind k, const float *x, float *y, int64_t rows, i
     }
 }
 
+/* Elements per thread chunk (whole rows, at least one). */
+#define SOFTMAX_GRAIN 8192
+
+/* Rows are independent, so any split over them gives the same bits. */
+typedef struct softmax_task {
+    smkind k;
+    const float *x;
+    float *y;
+    int64_t n;
+} softmax_task;
+
+static void softmax_rows_task(void *ctx, int64_t begin, int64_t end, int thread) {
+    const softmax_task *t = ctx;
+    softmax_rows_f32(t->k, t->x + begin * t->n, t->y + begin * t->n, end - begin, t->n);
+}
+
 static lcv_status softmax_exec(lcv_opctx *c, smkind k) {
     const lcv_tensor *x = c->in[0];
     lcv_tensor *y = c->out[0];
@@ -101,7 +118,9 @@ static lcv_status softmax_exec(lcv_opctx *c, smkind k) {
     if (st != LCV_OK) return st;
     if (outer == 0 || n == 0 || inner == 0) return LCV_OK;
     if (x->dtype == LCV_DTYPE_FLOAT32 && inner == 1) {
-        softmax_rows_f32(k, x->data, y->data, outer, n);
+        softmax_task t = {k, x->data, y->data, n};
+        int64_t grain = n < SOFTMAX_GRAIN ? SOFTMAX_GRAIN / n : 1;
+        lcv_threadpool_parallel_for(c->pool, outer, grain, softmax_rows_task, &t);
         return LCV_OK;
     }
     lcv_dtype dt = x->dtype;

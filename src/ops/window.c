@@ -3,6 +3,8 @@
  * All checks happen here so the kernels can index without further bounds reasoning. */
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "window.h"
 
 /* Reads an INTS attribute of exactly want entries, each in [lo, LCV_WINDOW_MAX_ATTR], into vals.
@@ -116,4 +118,43 @@ lcv_status lcv_window_forward_out(lcv_opctx *c, lcv_window *w, bool ceil_mode) {
                                (long long)s, (long long)w->dilation[i]);
     }
     return LCV_OK;
+}
+
+/* float16/bfloat16 operands are widened to float32 copies (owned, caller frees). */
+static float *widen_f32(const lcv_tensor *t) {
+    int64_t n = lcv_tensor_count(t);
+    float *p = malloc(sizeof(float) * (size_t)(n ? n : 1));
+    if (p)
+        for (int64_t i = 0; i < n; i++) p[i] = (float)lcv_load_f64(t->dtype, t->data, i);
+    return p;
+}
+
+lcv_status lcv_window_run(lcv_opctx *c, const void *geom, lcv_window_kernel_f32 run_f32,
+                          lcv_window_kernel_f64 run_f64) {
+    const lcv_tensor *x = c->in[0], *wt = c->in[1], *b = lcv_op_input(c, 2);
+    lcv_tensor *y = c->out[0];
+    if (x->dtype == LCV_DTYPE_FLOAT32) {
+        run_f32(geom, x->data, wt->data, b ? b->data : NULL, y->data);
+        return LCV_OK;
+    }
+    if (x->dtype == LCV_DTYPE_FLOAT64) {
+        run_f64(geom, x->data, wt->data, b ? b->data : NULL, y->data);
+        return LCV_OK;
+    }
+    lcv_status st = LCV_OK;
+    float *xf = widen_f32(x), *wf = widen_f32(wt), *bf = b ? widen_f32(b) : NULL;
+    int64_t ny = lcv_tensor_count(y);
+    float *yf = malloc(sizeof(float) * (size_t)(ny ? ny : 1));
+    if (xf && wf && yf && (!b || bf)) {
+        run_f32(geom, xf, wf, bf, yf);
+        for (int64_t i = 0; i < ny; i++) lcv_store_f64(y->dtype, y->data, i, yf[i]);
+    } else {
+        st = lcv_op_fail(c, LCV_ERR_NOMEM, "out of memory widening %s operands to float32",
+                         lcv_dtype_name(x->dtype));
+    }
+    free(xf);
+    free(wf);
+    free(bf);
+    free(yf);
+    return st;
 }

@@ -1,6 +1,6 @@
 /* window.h - sliding-window geometry shared by Conv, ConvTranspose and the pooling ops: reading
  * and validating kernel_shape/strides/dilations/pads/auto_pad, and the output-size rules.
- * Private to src/ops (conv.c, conv_transpose.c, pool.c). */
+ * Private to src/ops (conv.c, conv_transpose.c, pool.c, quant_conv.c). */
 #ifndef LCV_OPS_WINDOW_H
 #define LCV_OPS_WINDOW_H
 
@@ -53,5 +53,17 @@ static inline int64_t lcv_floor_div(int64_t a, int64_t b) {
     return (a % b != 0 && a < 0) ? q - 1 : q;
 }
 static inline int64_t lcv_ceil_div(int64_t a, int64_t b) { return -lcv_floor_div(-a, b); }
+
+/* A windowed op's kernel on float32 or float64 buffers (X, W, optional B -> Y); geom is the
+ * op's own geometry struct. */
+typedef void (*lcv_window_kernel_f32)(const void *geom, const float *x, const float *w,
+                                      const float *b, float *y);
+typedef void (*lcv_window_kernel_f64)(const void *geom, const double *x, const double *w,
+                                      const double *b, double *y);
+
+/* Runs a windowed op's reference kernel on inputs 0..2 (X, W, optional B) into out[0], by
+ * dtype: float32 and float64 directly, float16/bfloat16 through widened float32 copies. */
+lcv_status lcv_window_run(lcv_opctx *c, const void *geom, lcv_window_kernel_f32 run_f32,
+                          lcv_window_kernel_f64 run_f64);
 
 #endif /* LCV_OPS_WINDOW_H */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../passes/passes.h"
 #include "model.h"
 
 /* Outputs larger than this are not folded at load: they are computed at run time instead, so
@@ -81,6 +82,9 @@ static int64_t node_macs(const lcv_graph *g, const lcv_node *n) {
  * because with a dynamic batch they change from run to run. */
 #define LCV_PROBE_MAX_ELEMS 64
 
+/* Nodes with more inputs/outputs than this get no fast plan (none of the planned ops do). */
+#define LCV_PLAN_MAX_IO 16
+
 /* Infers (and where possible folds) node i. Unknown input shapes leave outputs unknown.
  * probes[v]: analysis-only data of non-constant value v (owned by the caller), or NULL. */
 static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, lcv_err *e) {
@@ -131,7 +135,7 @@ static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, lcv_err *
         m->runtime_shape[i] = true;
         goto done;
     }
-    lcv_opctx c = {n, n->n_in, ins, n->n_out, outs, e};
+    lcv_opctx c = {n, lcv_node_op_inputs(n), ins, n->n_out, outs, e, NULL, NULL, NULL};
     st = lcv_op_table[n->op].infer(&c);
     if (st == LCV_DEFERRED) {
         m->runtime_shape[i] = true;
@@ -197,29 +201,56 @@ done:
     return st;
 }
 
-lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e) {
+/* Asks each node's op for a fast-kernel plan, given its constant inputs and inferred shapes. */
+static lcv_status make_plans(lcv_model *m, lcv_err *e) {
+    const lcv_graph *g = m->g;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const lcv_node *n = &g->nodes[i];
+        lcv_plan_fn fn = lcv_plan_lookup(n->op);
+        if (!fn || m->folded[i] || m->runtime_shape[i]) continue;
+        lcv_tensor ins_buf[LCV_PLAN_MAX_IO], outs_buf[LCV_PLAN_MAX_IO];
+        const lcv_tensor *ins[LCV_PLAN_MAX_IO], *outs[LCV_PLAN_MAX_IO];
+        if (n->n_in > LCV_PLAN_MAX_IO || n->n_out > LCV_PLAN_MAX_IO) continue;
+        bool known = true;
+        for (int k = 0; k < n->n_in; k++) {
+            ins[k] = NULL;
+            if (n->in[k] < 0) continue;
+            const lcv_value *v = &g->values[n->in[k]];
+            if (!v->init && !value_known(v)) known = false;
+            value_view(v, &ins_buf[k]);
+            ins[k] = v->init ? v->init : &ins_buf[k];
+        }
+        for (int k = 0; k < n->n_out; k++) {
+            outs[k] = NULL;
+            if (n->out[k] < 0) continue;
+            const lcv_value *v = &g->values[n->out[k]];
+            if (!value_known(v)) known = false;
+            value_view(v, &outs_buf[k]);
+            outs[k] = &outs_buf[k];
+        }
+        if (!known) continue;
+        lcv_plan_ctx pc = {n, lcv_node_op_inputs(n), ins, n->n_out, outs, m->isa, e};
+        lcv_status st = fn(&pc, &m->plans[i]);
+        if (st != LCV_OK) return st;
+    }
+    return LCV_OK;
+}
+
+/* Infers every node in order (folding constant ones), into freshly sized per-node arrays. */
+static lcv_status infer_all(lcv_model *m, lcv_err *e) {
     lcv_graph *g = m->g;
-    lcv_status st = resolve_ops(g, e);
-    if (st == LCV_OK) st = lcv_graph_toposort(g, e);
-    if (st != LCV_OK) return st;
     int nn = g->n_nodes;
+    free(m->folded);
+    free(m->runtime_shape);
     m->folded = calloc((size_t)nn + 1, sizeof(bool));
     m->runtime_shape = calloc((size_t)nn + 1, sizeof(bool));
-    m->slot_base = calloc((size_t)nn + 1, sizeof(int));
-    m->last_use = calloc((size_t)g->n_values + 1, sizeof(int));
-    m->node_macs = calloc((size_t)nn + 1, sizeof(int64_t));
-    if (!m->folded || !m->runtime_shape || !m->slot_base || !m->last_use || !m->node_macs)
-        return lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing the model");
-    for (int i = 0; i < g->n_inputs; i++) {
-        const lcv_value *v = &g->values[g->inputs[i]];
-        if (v->dtype == LCV_DTYPE_STRING || (v->dtype != LCV_DTYPE_UNDEFINED && lcv_dtype_size(v->dtype) == 0))
-            return lcv_fail(e, LCV_ERR_UNSUPPORTED, "graph input '%s' has unsupported dtype %s",
-                            v->name, lcv_dtype_name(v->dtype));
-    }
     lcv_tensor **probes = calloc((size_t)g->n_values + 1, sizeof *probes);
-    if (!probes) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing the model");
+    lcv_status st = LCV_OK;
+    if (!m->folded || !m->runtime_shape || !probes)
+        st = lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing the model");
     for (int i = 0; i < nn && st == LCV_OK; i++) st = infer_node(m, i, probes, e);
-    for (int v = 0; v < g->n_values; v++) lcv_tensor_free(probes[v]);
+    if (probes)
+        for (int v = 0; v < g->n_values; v++) lcv_tensor_free(probes[v]);
     free(probes);
     if (st != LCV_OK) return st;
     /* A node fed by a node whose output shape is only known at run time must be re-inferred at
@@ -231,6 +262,55 @@ lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e) {
             if (p >= 0 && m->runtime_shape[p] && !m->folded[p]) m->runtime_shape[i] = true;
         }
     }
+    return LCV_OK;
+}
+
+/* Graph optimisation: folded nodes leave the graph (their outputs are constants now), the
+ * passes rewrite what remains using the inferred shapes, and shapes are inferred again. */
+static lcv_status optimize(lcv_model *m, lcv_err *e) {
+    lcv_graph *g = m->g;
+    g->static_shapes = true;
+    for (int i = 0; i < g->n_inputs; i++) {
+        const lcv_value *v = &g->values[g->inputs[i]];
+        if (v->ndim < 0) g->static_shapes = false;
+        for (int k = 0; k < v->ndim; k++)
+            if (v->dims[k] < 0) g->static_shapes = false;
+    }
+    lcv_graph_remove_nodes(g, m->folded);
+    lcv_status st = lcv_passes_optimize(g, e);
+    if (st == LCV_OK) st = lcv_graph_toposort(g, e);
+    return st == LCV_OK ? infer_all(m, e) : st;
+}
+
+lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e) {
+    lcv_graph *g = m->g;
+    lcv_status st = resolve_ops(g, e);
+    if (st == LCV_OK) st = lcv_graph_toposort(g, e);
+    if (st != LCV_OK) return st;
+    for (int i = 0; i < g->n_inputs; i++) {
+        const lcv_value *v = &g->values[g->inputs[i]];
+        if (v->dtype == LCV_DTYPE_STRING || (v->dtype != LCV_DTYPE_UNDEFINED && lcv_dtype_size(v->dtype) == 0))
+            return lcv_fail(e, LCV_ERR_UNSUPPORTED, "graph input '%s' has unsupported dtype %s",
+                            v->name, lcv_dtype_name(v->dtype));
+    }
+    /* Parameters as the file has them, before the optimizer rewrites weights. */
+    for (int v = 0; v < g->n_values; v++) {
+        const lcv_value *val = &g->values[v];
+        if (!val->is_initializer || !val->init) continue;
+        m->stats.param_count += lcv_tensor_count(val->init);
+        m->stats.weight_bytes +=
+            lcv_tensor_count(val->init) * (int64_t)lcv_dtype_size(val->init->dtype);
+    }
+    st = infer_all(m, e);
+    if (st == LCV_OK && m->optimize) st = optimize(m, e);
+    if (st != LCV_OK) return st;
+    int nn = g->n_nodes;
+    m->slot_base = calloc((size_t)nn + 1, sizeof(int));
+    m->last_use = calloc((size_t)g->n_values + 1, sizeof(int));
+    m->node_macs = calloc((size_t)nn + 1, sizeof(int64_t));
+    m->plans = calloc((size_t)nn + 1, sizeof(lcv_plan));
+    if (!m->slot_base || !m->last_use || !m->node_macs || !m->plans)
+        return lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing the model");
     /* Output slots, liveness and MACs. */
     for (int i = 0; i < nn; i++) m->slot_base[i + 1] = m->slot_base[i] + g->nodes[i].n_out;
     m->n_slots = m->slot_base[nn];
@@ -248,12 +328,6 @@ lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e) {
     }
     for (int i = 0; i < g->n_outputs; i++) m->last_use[g->outputs[i]] = INT32_MAX;
     m->stats.node_count = nn;
-    for (int v = 0; v < g->n_values; v++) {
-        const lcv_value *val = &g->values[v];
-        if (!val->is_initializer || !val->init) continue;
-        m->stats.param_count += lcv_tensor_count(val->init);
-        m->stats.weight_bytes += (int64_t)(lcv_tensor_count(val->init) * (int64_t)lcv_dtype_size(val->init->dtype));
-    }
     m->n_feeds = g->n_inputs;
-    return LCV_OK;
+    return m->reference ? LCV_OK : make_plans(m, e);
 }

@@ -10,6 +10,8 @@
 lcv_model_params lcv_model_default_params(void) {
     lcv_model_params p;
     memset(&p, 0, sizeof p);
+    p.optimize = 1;
+    p.max_isa = LCV_ISA_AUTO;
     return p;
 }
 
@@ -17,12 +19,15 @@ static lcv_model *model_alloc(void) { return calloc(1, sizeof(lcv_model)); }
 
 void lcv_model_free(lcv_model *m) {
     if (!m) return;
-    lcv_graph_free(m->g);
     free(m->folded);
     free(m->runtime_shape);
     free(m->slot_base);
     free(m->last_use);
     free(m->node_macs);
+    if (m->plans && m->g)
+        for (int i = 0; i < m->g->n_nodes; i++) lcv_plan_clear(&m->plans[i]);
+    free(m->plans);
+    lcv_graph_free(m->g); /* after the plans: clearing them reads the node count */
     free(m->declared);
     free(m);
 }
@@ -39,7 +44,10 @@ static lcv_status keep_declared_outputs(lcv_model *m, lcv_err *e) {
 }
 
 static lcv_status load_bytes(lcv_model *m, const void *data, size_t size, const char *dir,
-                             uint64_t max_bytes) {
+                             uint64_t max_bytes, const lcv_model_params *p) {
+    m->optimize = p->optimize != 0;
+    m->reference = p->reference_kernels != 0;
+    m->isa = lcv_isa_choose(p->max_isa);
     lcv_status st = lcv_onnx_import(data, size, dir, max_bytes, &m->g, &m->err);
     if (st == LCV_OK) st = keep_declared_outputs(m, &m->err);
     if (st == LCV_OK) st = lcv_model_analyze(m, &m->err);
@@ -58,7 +66,7 @@ lcv_status lcv_model_load_buffer(const void *data, size_t size, const lcv_model_
     if (size > max)
         return lcv_fail(&m->err, LCV_ERR_PARSE, "model buffer of %zu bytes exceeds the limit %llu",
                         size, (unsigned long long)max);
-    return load_bytes(m, data, size, p.external_data_dir, max);
+    return load_bytes(m, data, size, p.external_data_dir, max, &p);
 }
 
 lcv_status lcv_model_load_file(const char *path, const lcv_model_params *params, lcv_model **out) {
@@ -87,11 +95,25 @@ lcv_status lcv_model_load_file(const char *path, const lcv_model_params *params,
         dir[len] = '\0';
         ext_dir = dir;
     }
-    st = load_bytes(m, data, size, ext_dir, max);
+    st = load_bytes(m, data, size, ext_dir, max, &p);
     free(data);
     free(dir);
     if (st != LCV_OK) lcv_err_prefix(&m->err, "%s", path);
     return st;
+}
+
+lcv_isa lcv_model_isa(const lcv_model *m) {
+    return m && m->loaded ? m->isa : LCV_ISA_AUTO;
+}
+
+const char *lcv_isa_name(lcv_isa isa) {
+    switch (isa) {
+    case LCV_ISA_AUTO: return "auto";
+    case LCV_ISA_SCALAR: return "scalar";
+    case LCV_ISA_AVX2: return "avx2";
+    case LCV_ISA_AVX512: return "avx512";
+    }
+    return "unknown";
 }
 
 int lcv_model_input_count(const lcv_model *m) { return m && m->loaded ? m->g->n_inputs : 0; }
@@ -138,6 +160,21 @@ void lcv_model_get_stats(const lcv_model *m, lcv_model_stats *out) {
     if (m && m->loaded) *out = m->stats;
 }
 
+static const char *act_name(lcv_act_kind act) {
+    switch (act) {
+    case LCV_ACT_NONE: return "";
+    case LCV_ACT_RELU: return "relu";
+    case LCV_ACT_CLIP: return "clip";
+    case LCV_ACT_LEAKYRELU: return "leakyrelu";
+    case LCV_ACT_SIGMOID: return "sigmoid";
+    case LCV_ACT_HARDSIGMOID: return "hardsigmoid";
+    case LCV_ACT_HARDSWISH: return "hardswish";
+    case LCV_ACT_SILU: return "silu";
+    case LCV_ACT_TANH: return "tanh";
+    }
+    return "unknown";
+}
+
 lcv_status lcv_model_node_info(const lcv_model *m, int64_t i, lcv_node_info *out) {
     if (!m || !m->loaded || !out || i < 0 || i >= m->g->n_nodes) return LCV_ERR_INVALID_ARG;
     const lcv_node *n = &m->g->nodes[i];
@@ -154,5 +191,7 @@ lcv_status lcv_model_node_info(const lcv_model *m, int64_t i, lcv_node_info *out
         for (int k = 0; k < v->ndim; k++) out->out_dims[k] = v->dims[k];
     }
     out->macs = m->node_macs[i];
+    out->fused = act_name(n->fused.act);
+    out->has_residual = n->fused.residual >= 0;
     return LCV_OK;
 }

@@ -2,7 +2,7 @@
 #ifndef LCV_RUNTIME_MODEL_H
 #define LCV_RUNTIME_MODEL_H
 
-#include "../ops/op.h"
+#include "../ops/plan.h"
 
 struct lcv_model {
     lcv_graph *g;       /* owned; nodes in execution order, ops resolved */
@@ -16,6 +16,10 @@ struct lcv_model {
     int64_t *node_macs; /* per node, -1 unknown */
     lcv_model_stats stats;
     int n_feeds;        /* graph inputs a caller must or may feed (= g->n_inputs) */
+    lcv_isa isa;        /* the ISA the plans were made for */
+    bool optimize;      /* run the graph passes at load */
+    bool reference;     /* no plans: every node runs its reference kernel */
+    lcv_plan *plans;    /* per node: fast exec and its prepared data (exec NULL: reference) */
     lcv_value *declared;/* per graph output: its declared type (shallow copies; names borrowed) */
 };
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../core/threadpool.h"
 #include "model.h"
 
 typedef struct pool_block {
@@ -27,6 +28,8 @@ struct lcv_session {
     bool have_outputs;
     double *prof_seconds;
     int64_t *prof_calls;
+    lcv_threadpool *threads;   /* params.threads threads, NULL for one */
+    lcv_scratch scratch;       /* grow-only scratch memory for fast kernels */
     /* scratch pointer arrays sized for the widest node */
     const lcv_tensor **ins;
     lcv_tensor **outs;
@@ -55,6 +58,8 @@ void lcv_session_free(lcv_session *s) {
     free(s->prof_calls);
     free(s->ins);
     free(s->outs);
+    lcv_threadpool_free(s->threads);
+    free(s->scratch.data);
     free(s);
 }
 
@@ -86,6 +91,11 @@ lcv_status lcv_session_create(const lcv_model *model, const lcv_session_params *
     s->outs = calloc((size_t)width, sizeof(lcv_tensor *));
     if (!s->slots || !s->out_copies || !s->cur || !s->last_inputs || !s->prof_seconds ||
         !s->prof_calls || !s->ins || !s->outs) {
+        lcv_session_free(s);
+        return LCV_ERR_NOMEM;
+    }
+    if (s->params.threads > 1 &&
+        lcv_threadpool_create(s->params.threads, &s->threads, &s->err) != LCV_OK) {
         lcv_session_free(s);
         return LCV_ERR_NOMEM;
     }
@@ -210,7 +220,9 @@ static lcv_status run_node(lcv_session *s, int i, bool reinfer) {
     const lcv_node *n = &g->nodes[i];
     for (int k = 0; k < n->n_in; k++) s->ins[k] = n->in[k] >= 0 ? s->cur[n->in[k]] : NULL;
     for (int k = 0; k < n->n_out; k++) s->outs[k] = &s->slots[m->slot_base[i] + k];
-    lcv_opctx c = {n, n->n_in, s->ins, n->n_out, s->outs, &s->err};
+    const lcv_plan *plan = &m->plans[i];
+    lcv_opctx c = {n,        lcv_node_op_inputs(n), s->ins, n->n_out, s->outs, &s->err,
+                   plan->data, s->threads, &s->scratch};
     lcv_status st;
     if (reinfer || m->runtime_shape[i]) {
         st = lcv_op_table[n->op].infer(&c);
@@ -223,7 +235,12 @@ static lcv_status run_node(lcv_session *s, int i, bool reinfer) {
         st = pool_take(s, s->outs[k]);
         if (st != LCV_OK) return st;
     }
-    st = lcv_op_table[n->op].exec(&c);
+    if (plan->exec) {
+        st = plan->exec(&c); /* applies node->fused itself */
+    } else {
+        st = lcv_op_table[n->op].exec(&c);
+        if (st == LCV_OK) st = lcv_op_apply_fused(&c);
+    }
     if (st != LCV_OK) return st;
     for (int k = 0; k < n->n_out; k++)
         if (n->out[k] >= 0) s->cur[n->out[k]] = s->outs[k];

@@ -61,7 +61,7 @@ static inline int case_shape(const opcase *k, int i, int nd, const int64_t *dims
 
 /* Calls the node's infer directly; in[] may hold tensors without data (data NULL). */
 static inline lcv_status case_infer(opcase *k, const lcv_tensor *const *in) {
-    lcv_opctx ctx = {k->t.node, k->nin, in, k->nout, k->out, &k->t.err};
+    lcv_opctx ctx = {k->t.node, k->nin, in, k->nout, k->out, &k->t.err, NULL, NULL, NULL};
     return lcv_op_table[k->t.node->op].infer(&ctx);
 }
 

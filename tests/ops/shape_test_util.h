@@ -84,7 +84,7 @@ static inline void free_all(int n, lcv_tensor **ts) {
 /* Calls the node's infer directly (used for LCV_DEFERRED checks with data-less inputs). */
 static inline lcv_status infer_only(optest *t, int n_in, const lcv_tensor *const *ins,
                                     lcv_tensor *out) {
-    lcv_opctx c = {t->node, n_in, ins, 1, &out, &t->err};
+    lcv_opctx c = {t->node, n_in, ins, 1, &out, &t->err, NULL, NULL, NULL};
     return lcv_op_table[t->node->op].infer(&c);
 }
 

@@ -171,7 +171,7 @@ static void test_layernorm(void) {
 static lcv_status run_direct(optest *t, lcv_exec_fn fn, const lcv_tensor *x, lcv_tensor **y) {
     *y = NULL;
     lcv_tensor_create(x->dtype, x->ndim, x->dims, y);
-    lcv_opctx c = {t->node, 1, (const lcv_tensor *const[]){x}, 1, y, &t->err};
+    lcv_opctx c = {t->node, 1, (const lcv_tensor *const[]){x}, 1, y, &t->err, NULL, NULL, NULL};
     return fn(&c);
 }
 

@@ -272,7 +272,7 @@ static void test_deferred(void) {
     ax.dims[0] = 1;
     const lcv_tensor *in[2] = {&x, &ax};
     lcv_tensor *out[1] = {&y};
-    lcv_opctx c = {t.node, 2, in, 1, out, &t.err};
+    lcv_opctx c = {t.node, 2, in, 1, out, &t.err, NULL, NULL, NULL};
     CHECK(lcv_infer_reduce(&c) == LCV_DEFERRED);
     optest_free(&t);
 }

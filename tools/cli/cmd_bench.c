@@ -16,6 +16,8 @@ static void help(void) {
            "  --warmup N               untimed runs first (default 3)\n"
            "  --top N                  nodes listed in the profile (default 20, 0 = all)\n"
            "  --json                   machine-readable output\n"
+           "  --reference              run every op with its reference kernel (no fast plans)\n"
+           "  --isa scalar|avx2|avx512 highest instruction set the fast kernels may use\n"
            "  -i, --input [NAME=]FILE  use this input instead of random data\n\n%s",
            cli_image_help);
 }
@@ -103,12 +105,27 @@ static void print_report(bool json, const char *path, long threads, long runs,
     printf("  %-16s %-32s %12.4f\n", "total", "(sum of nodes)", total * 1e3);
 }
 
+/* Loads the model with the kernel choices of --reference / --isa. */
+static lcv_model *load_model(const char *cmd, const char *path, bool reference, lcv_isa isa) {
+    lcv_model_params mp = lcv_model_default_params();
+    mp.reference_kernels = reference;
+    mp.max_isa = isa;
+    lcv_model *m = NULL;
+    if (lcv_model_load_file(path, &mp, &m) != LCV_OK) {
+        cli_fail(cmd, "%s", m ? lcv_model_errmsg(m) : "out of memory loading the model");
+        lcv_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
 int cmd_bench(int argc, char **argv) {
     const char *cmd = "bench", *model_path = NULL;
     char *specs[CLI_MAX_INPUTS];
     int n_specs = 0;
     long threads = 1, runs = 20, warmup = 3, top = 20;
-    bool json = false;
+    bool json = false, reference = false;
+    lcv_isa isa = LCV_ISA_AUTO;
     cli_image_opts img;
     cli_image_opts_init(&img);
     for (int i = 1; i < argc; i++) {
@@ -133,6 +150,18 @@ int cmd_bench(int argc, char **argv) {
                 return cli_fail(cmd, "%s '%s' is not an integer in %ld..%ld", a, v, lo, hi);
         } else if (strcmp(a, "--json") == 0) {
             json = true;
+        } else if (strcmp(a, "--reference") == 0) {
+            reference = true;
+        } else if (strcmp(a, "--isa") == 0) {
+            if (!(v = cli_value(cmd, argc, argv, &i))) return 1;
+            if (strcmp(v, "scalar") == 0)
+                isa = LCV_ISA_SCALAR;
+            else if (strcmp(v, "avx2") == 0)
+                isa = LCV_ISA_AVX2;
+            else if (strcmp(v, "avx512") == 0)
+                isa = LCV_ISA_AVX512;
+            else
+                return cli_fail(cmd, "--isa '%s' is not scalar, avx2 or avx512", v);
         } else if (strcmp(a, "--input") == 0 || strcmp(a, "-i") == 0) {
             if (!(v = cli_value(cmd, argc, argv, &i))) return 1;
             if (n_specs == CLI_MAX_INPUTS) return cli_fail(cmd, "too many --input options");
@@ -146,7 +175,7 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     if (!model_path) return cli_fail(cmd, "no model given (see leancv bench --help)");
-    lcv_model *m = cli_load_model(cmd, model_path);
+    lcv_model *m = load_model(cmd, model_path, reference, isa);
     if (!m) return 1;
     cli_inputs in = {0};
     lcv_session *s = NULL;

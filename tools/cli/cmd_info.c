@@ -1,6 +1,7 @@
-/* cmd_info.c - `leancv info MODEL [--json]`: what a model takes and gives (dynamic dims by
- * name), its op histogram, size (parameters, weight bytes) and cost (MACs per layer, total),
- * as text or JSON. */
+/* cmd_info.c - `leancv info MODEL [--json] [--optimized]`: what a model takes and gives
+ * (dynamic dims by name), its op histogram, size (parameters, weight bytes) and cost (MACs per
+ * layer, total), as text or JSON; the graph as in the file, or as the optimizer leaves it
+ * (with fused activations and residual adds shown on their nodes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,11 +9,13 @@
 #include "cli_util.h"
 
 static const char *const HELP =
-    "usage: leancv info MODEL [--json]\n\n"
+    "usage: leancv info MODEL [--json] [--optimized]\n\n"
     "Describes an ONNX model: inputs and outputs with dtypes and shapes (dynamic dims by name),\n"
     "op histogram, parameter count, weight bytes and multiply-accumulates (MACs) per layer and in\n"
     "total, computed with dynamic dims taken as 1.\n\n"
-    "  --json   machine-readable output\n";
+    "  --json        machine-readable output\n"
+    "  --optimized   show the graph after the optimizer's passes (as it runs): fused\n"
+    "                activations and residual adds appear on their node, e.g. Conv+Add+Relu\n";
 
 typedef struct op_count {
     const char *op;
@@ -88,6 +91,22 @@ static int count_ops(const char *cmd, const lcv_model *m, int64_t nodes, op_coun
     return 0;
 }
 
+/* "Conv", "Conv+Relu", "Conv+Add+Relu": the op with what the optimizer fused into it. */
+static const char *layer_label(const lcv_node_info *ni, char *buf, size_t cap) {
+    static const char *const names[][2] = {
+        {"relu", "Relu"},         {"clip", "Clip"},
+        {"leakyrelu", "LeakyRelu"}, {"sigmoid", "Sigmoid"},
+        {"hardsigmoid", "HardSigmoid"}, {"hardswish", "HardSwish"},
+        {"silu", "SiLU"},         {"tanh", "Tanh"},
+    };
+    const char *act = ni->fused ? ni->fused : "";
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (strcmp(act, names[k][0]) == 0) act = names[k][1];
+    snprintf(buf, cap, "%s%s%s%s", ni->op_type, ni->has_residual ? "+Add" : "", *act ? "+" : "",
+             act);
+    return buf;
+}
+
 static void print_text(const char *path, const lcv_model *m, const lcv_model_stats *st,
                        const op_count *ops, int n_ops) {
     char a[32], b[32], c[32];
@@ -107,18 +126,19 @@ static void print_text(const char *path, const lcv_model *m, const lcv_model_sta
     for (int k = 0; k < n_ops; k++)
         printf("  %-20s %6lld %14lld\n", ops[k].op, (long long)ops[k].count,
                (long long)ops[k].macs);
-    printf("\nlayers (MACs with dynamic dims = 1):\n  %4s  %-16s %-28s %-20s %14s\n", "#", "op",
+    printf("\nlayers (MACs with dynamic dims = 1):\n  %4s  %-22s %-28s %-20s %14s\n", "#", "op",
            "name", "output", "MACs");
     for (int64_t i = 0; i < st->node_count; i++) {
         lcv_node_info ni;
         if (lcv_model_node_info(m, i, &ni) != LCV_OK) continue;
-        char shape[128], macs[32];
+        char shape[128], macs[32], label[64];
         cli_shape_text(ni.out_ndim, ni.out_dims, NULL, shape, sizeof shape);
         if (ni.macs >= 0)
             snprintf(macs, sizeof macs, "%lld", (long long)ni.macs);
         else
             snprintf(macs, sizeof macs, "?");
-        printf("  %4lld  %-16s %-28s %-20s %14s\n", (long long)i, ni.op_type,
+        printf("  %4lld  %-22s %-28s %-20s %14s\n", (long long)i,
+               layer_label(&ni, label, sizeof label),
                ni.name && *ni.name ? ni.name : "-", shape, macs);
     }
     printf("  total MACs: %lld\n", (long long)st->macs);
@@ -151,14 +171,16 @@ static void print_json(const char *path, const lcv_model *m, const lcv_model_sta
         cli_json_string(ni.op_type);
         printf(",\"output_shape\":");
         json_shape(ni.out_ndim, ni.out_dims, NULL);
-        printf(",\"macs\":%lld}", (long long)ni.macs);
+        printf(",\"macs\":%lld,\"fused\":", (long long)ni.macs);
+        cli_json_string(ni.fused ? ni.fused : "");
+        printf(",\"residual\":%s}", ni.has_residual ? "true" : "false");
     }
     printf("]}\n");
 }
 
 int cmd_info(int argc, char **argv) {
     const char *cmd = "info", *path = NULL;
-    bool json = false;
+    bool json = false, optimized = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(HELP, stdout);
@@ -166,6 +188,8 @@ int cmd_info(int argc, char **argv) {
         }
         if (strcmp(argv[i], "--json") == 0)
             json = true;
+        else if (strcmp(argv[i], "--optimized") == 0)
+            optimized = true;
         else if (argv[i][0] == '-' && argv[i][1] != '\0')
             return cli_fail(cmd, "unknown option '%s' (see leancv info --help)", argv[i]);
         else if (path)
@@ -174,8 +198,15 @@ int cmd_info(int argc, char **argv) {
             path = argv[i];
     }
     if (!path) return cli_fail(cmd, "no model given (see leancv info --help)");
-    lcv_model *m = cli_load_model(cmd, path);
-    if (!m) return 1;
+    /* Without --optimized: the graph as written in the file. */
+    lcv_model_params params = lcv_model_default_params();
+    params.optimize = optimized;
+    lcv_model *m = NULL;
+    if (lcv_model_load_file(path, &params, &m) != LCV_OK) {
+        cli_fail(cmd, "%s", m ? lcv_model_errmsg(m) : "out of memory loading the model");
+        lcv_model_free(m);
+        return 1;
+    }
     lcv_model_stats st;
     lcv_model_get_stats(m, &st);
     op_count *ops = NULL;

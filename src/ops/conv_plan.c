@@ -1,0 +1,269 @@
+/* conv_plan.c - the fast path for float32 2-D Conv: depthwise convs run the direct kernels of
+ * src/kernels/f32-dwconv; everything else is a GEMM with the weights packed once at plan time:
+ * 1x1/stride 1/no pad reads the NCHW input in place, other convs go through an im2col buffer
+ * tiled over output positions. Bias, residual and activation are applied in the epilogues.
+ * Shapes other than planned fall back to the reference kernel. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/f32-dwconv/dwconv.h"
+#include "../kernels/f32-gemm/gemm.h"
+#include "plan.h"
+#include "window.h"
+
+/* im2col tiles hold about this many floats (1 MiB) so they stay in L2. */
+#define CONV_IM2COL_FLOATS ((int64_t)1 << 18)
+
+typedef enum conv_kind { CONV_DEPTHWISE, CONV_GEMM } conv_kind;
+
+typedef struct conv_plan {
+    conv_kind kind;
+    lcv_isa isa;
+    int64_t cout, cin_g, kh, kw, group; /* the weight shape planned for */
+    float *packed;                      /* GEMM: group packed A blocks, owned (64-aligned) */
+    size_t group_floats;                /* floats per packed group block */
+} conv_plan;
+
+static void conv_plan_free(void *p) {
+    conv_plan *cp = p;
+    if (!cp) return;
+    free(cp->packed);
+    free(cp);
+}
+
+/* Geometry from the actual tensors (any batch and spatial size). */
+typedef struct conv_shape {
+    int64_t batch, cin, h, w, oh, ow;
+    lcv_window win;
+} conv_shape;
+
+/* Reads the window attributes for a [N, C, H, W] input; false when they are invalid (the
+ * reference then reports it) or the conv is not one this plan handles. */
+static bool conv_shape_get(const lcv_node *node, const lcv_tensor *x, const int64_t *kernel,
+                           conv_shape *s) {
+    lcv_err err;
+    lcv_opctx c = {0};
+    c.node = node;
+    c.err = &err;
+    if (x->ndim != 4 || lcv_window_parse(&c, 2, x->dims + 2, kernel, &s->win) != LCV_OK ||
+        lcv_window_forward_out(&c, &s->win, false) != LCV_OK)
+        return false;
+    s->batch = x->dims[0];
+    s->cin = x->dims[1];
+    s->h = x->dims[2];
+    s->w = x->dims[3];
+    s->oh = s->win.out[0];
+    s->ow = s->win.out[1];
+    return s->h > 0 && s->w > 0;
+}
+
+static lcv_status conv_reference(lcv_opctx *c) {
+    lcv_status st = lcv_exec_conv(c);
+    return st == LCV_OK ? lcv_op_apply_fused(c) : st;
+}
+
+/* The fused activation on finished outputs (ctx: the node's lcv_fused); the common ones
+ * as plain loops that vectorise, the rest through the definition in core/act.c. */
+static void conv_act(const void *ctx, float *y, int64_t n) {
+    const lcv_fused *f = ctx;
+    switch (f->act) {
+    case LCV_ACT_NONE: return;
+    case LCV_ACT_RELU:
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
+        return;
+    case LCV_ACT_CLIP: {
+        float lo = f->alpha, hi = f->beta;
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
+        return;
+    }
+    default: lcv_act_apply_f32(f, y, n); return;
+    }
+}
+
+static lcv_status conv_run_dw(lcv_opctx *c, const conv_plan *p, const conv_shape *s,
+                              const float *res) {
+    lcv_dwconv_geom g = {.batch = s->batch, .channels = s->cin, .in_h = s->h, .in_w = s->w,
+                         .out_h = s->oh, .out_w = s->ow, .kh = p->kh, .kw = p->kw,
+                         .stride_h = s->win.stride[0], .stride_w = s->win.stride[1],
+                         .dil_h = s->win.dilation[0], .dil_w = s->win.dilation[1],
+                         .pad_top = s->win.pad_begin[0], .pad_left = s->win.pad_begin[1]};
+    const lcv_tensor *b = lcv_op_input(c, 2);
+    lcv_dwconv_run(&g, lcv_dwconv_select(p->isa, &g), c->in[0]->data, c->in[1]->data,
+                   b ? b->data : NULL, res, c->node->fused.act != LCV_ACT_NONE ? conv_act : NULL,
+                   &c->node->fused, c->out[0]->data, c->pool);
+    return LCV_OK;
+}
+
+typedef struct im2col_task {
+    const conv_shape *s;
+    int64_t kh, kw;
+    const float *x; /* the group's first input channel plane */
+    int64_t j0, nt; /* output positions [j0, j0 + nt) */
+    float *col;     /* [K, nt] */
+} im2col_task;
+
+/* Fills rows [begin, end) of the im2col tile; row r is (channel, ky, kx). */
+static void im2col_rows(void *ctx, int64_t begin, int64_t end, int thread) {
+    const im2col_task *t = ctx;
+    const conv_shape *s = t->s;
+    const lcv_window *w = &s->win;
+    (void)thread;
+    for (int64_t r = begin; r < end; r++) {
+        int64_t kx = r % t->kw, ky = (r / t->kw) % t->kh, ci = r / (t->kw * t->kh);
+        const float *xp = t->x + ci * s->h * s->w;
+        float *dst = t->col + r * t->nt;
+        int64_t sx = w->stride[1], offx = kx * w->dilation[1] - w->pad_begin[1];
+        /* columns of every output row that read inside the input for this kx */
+        int64_t lo = offx >= 0 ? 0 : (-offx + sx - 1) / sx;
+        int64_t hi = s->w - 1 - offx < 0 ? 0 : (s->w - 1 - offx) / sx + 1;
+        if (hi > s->ow) hi = s->ow;
+        if (lo > hi) lo = hi;
+        int64_t p = t->j0, pend = t->j0 + t->nt;
+        while (p < pend) {
+            int64_t oy = p / s->ow, ox0 = p % s->ow;
+            int64_t ox1 = s->ow - ox0 < pend - p ? s->ow : ox0 + (pend - p);
+            float *d = dst + (p - t->j0);
+            int64_t iy = oy * w->stride[0] + ky * w->dilation[0] - w->pad_begin[0];
+            if (iy < 0 || iy >= s->h) {
+                memset(d, 0, sizeof(float) * (size_t)(ox1 - ox0));
+            } else {
+                const float *xr = xp + iy * s->w + offx;
+                int64_t a = lo < ox0 ? ox0 : lo > ox1 ? ox1 : lo;
+                int64_t z = hi > ox1 ? ox1 : hi < a ? a : hi;
+                int64_t ox = ox0;
+                for (; ox < a; ox++) d[ox - ox0] = 0.0f;
+                if (sx == 1) {
+                    memcpy(d + (a - ox0), xr + a, sizeof(float) * (size_t)(z - a));
+                    ox = z;
+                }
+                for (; ox < z; ox++) d[ox - ox0] = xr[ox * sx];
+                for (; ox < ox1; ox++) d[ox - ox0] = 0.0f;
+            }
+            p += ox1 - ox0;
+        }
+    }
+}
+
+static lcv_status conv_gemm_fail(lcv_opctx *c, lcv_err *e) {
+    return lcv_op_fail(c, LCV_ERR_INTERNAL, "%s", e->msg);
+}
+
+static lcv_status conv_run_gemm(lcv_opctx *c, const conv_plan *p, const conv_shape *s,
+                                const float *res) {
+    const lcv_window *w = &s->win;
+    int64_t cout_g = p->cout / p->group, k = p->cin_g * p->kh * p->kw, hw = s->oh * s->ow;
+    int64_t in_plane = s->h * s->w;
+    bool direct = p->kh == 1 && p->kw == 1 && w->stride[0] == 1 && w->stride[1] == 1 &&
+                  w->pad_begin[0] == 0 && w->pad_begin[1] == 0 && w->pad_end[0] == 0 &&
+                  w->pad_end[1] == 0;
+    int64_t nt = hw;
+    float *col = NULL;
+    if (!direct) {
+        int64_t budget = CONV_IM2COL_FLOATS / k;
+        if (budget < hw) nt = budget < 16 ? (hw < 16 ? hw : 16) : budget - budget % 16;
+        col = lcv_op_scratch(c, sizeof(float) * (size_t)(k * nt));
+        if (!col) return conv_reference(c);
+    }
+    const lcv_tensor *bt = lcv_op_input(c, 2);
+    const float *x = c->in[0]->data, *bias = bt ? bt->data : NULL;
+    float *y = c->out[0]->data;
+    lcv_err err;
+    for (int64_t n = 0; n < s->batch; n++) {
+        for (int64_t gi = 0; gi < p->group; gi++) {
+            const float *xg = x + (n * s->cin + gi * p->cin_g) * in_plane;
+            int64_t yoff = (n * p->cout + gi * cout_g) * hw;
+            for (int64_t j0 = 0; j0 < hw; j0 += nt) {
+                int64_t ncols = hw - j0 < nt ? hw - j0 : nt;
+                lcv_gemm_epilogue epi = {bias ? bias + gi * cout_g : NULL, false,
+                                         res ? res + yoff + j0 : NULL, hw, &c->node->fused};
+                lcv_gemm_args a = {p->isa, cout_g, ncols, k,
+                                   {p->packed + gi * (int64_t)p->group_floats, 0, false, true},
+                                   {xg, hw, false, false}, y + yoff + j0, hw, &epi};
+                if (!direct) {
+                    im2col_task t = {s, p->kh, p->kw, xg, j0, ncols, col};
+                    int64_t grain = 8192 / ncols;
+                    lcv_threadpool_parallel_for(c->pool, k, grain < 1 ? 1 : grain, im2col_rows,
+                                                &t);
+                    a.b.data = col;
+                    a.b.ld = ncols;
+                }
+                if (lcv_gemm_run(&a, c->pool, &err) != LCV_OK) return conv_gemm_fail(c, &err);
+            }
+        }
+    }
+    return LCV_OK;
+}
+
+/* The fast exec: checks the actual tensors against the plan, else runs the reference. */
+static lcv_status conv_exec_fast(lcv_opctx *c) {
+    const conv_plan *p = c->plan;
+    const lcv_tensor *x = lcv_op_input(c, 0), *wt = lcv_op_input(c, 1), *b = lcv_op_input(c, 2);
+    lcv_tensor *y = c->out[0];
+    const lcv_fused *f = &c->node->fused;
+    const lcv_tensor *r = f->residual >= 0 ? c->in[f->residual] : NULL;
+    conv_shape s;
+    if (!p || !x || !wt || x->dtype != LCV_DTYPE_FLOAT32 || wt->dtype != LCV_DTYPE_FLOAT32 ||
+        wt->ndim != 4 || wt->dims[0] != p->cout || wt->dims[1] != p->cin_g ||
+        wt->dims[2] != p->kh || wt->dims[3] != p->kw ||
+        (b && (b->dtype != LCV_DTYPE_FLOAT32 || b->ndim != 1 || b->dims[0] != p->cout)) ||
+        !conv_shape_get(c->node, x, wt->dims + 2, &s) || s.cin != p->cin_g * p->group)
+        return conv_reference(c);
+    int64_t ydims[4] = {s.batch, p->cout, s.oh, s.ow};
+    if (y->dtype != LCV_DTYPE_FLOAT32 || !lcv_shape_equal(y->ndim, y->dims, 4, ydims) ||
+        (f->residual >= 0 && (!r || r->dtype != LCV_DTYPE_FLOAT32 ||
+                              !lcv_shape_equal(r->ndim, r->dims, 4, ydims))))
+        return conv_reference(c);
+    if (s.batch == 0) return LCV_OK;
+    const float *res = r ? r->data : NULL;
+    return p->kind == CONV_DEPTHWISE ? conv_run_dw(c, p, &s, res) : conv_run_gemm(c, p, &s, res);
+}
+
+lcv_status lcv_plan_conv(const lcv_plan_ctx *pc, lcv_plan *out) {
+    const lcv_tensor *x = pc->n_in > 0 ? pc->in[0] : NULL, *wt = pc->n_in > 1 ? pc->in[1] : NULL;
+    const lcv_tensor *b = pc->n_in > 2 ? pc->in[2] : NULL;
+    if (!x || !wt || !wt->data || x->dtype != LCV_DTYPE_FLOAT32 ||
+        wt->dtype != LCV_DTYPE_FLOAT32 || (b && b->dtype != LCV_DTYPE_FLOAT32) ||
+        x->ndim != 4 || wt->ndim != 4)
+        return LCV_OK;
+    int64_t group = lcv_attr_int(pc->node, "group", 1);
+    int64_t cout = wt->dims[0], cin_g = wt->dims[1];
+    if (group < 1 || cin_g < 1 || cout < 1 || cout % group != 0 || wt->dims[2] < 1 ||
+        wt->dims[3] < 1 || (x->dims[1] >= 0 && x->dims[1] != cin_g * group))
+        return LCV_OK;
+    conv_shape s;
+    if (!conv_shape_get(pc->node, x, wt->dims + 2, &s)) return LCV_OK;
+    conv_plan *p = calloc(1, sizeof *p);
+    if (!p) return lcv_fail(pc->err, LCV_ERR_NOMEM, "out of memory planning conv '%s'",
+                            pc->node->name);
+    p->isa = pc->isa;
+    p->cout = cout;
+    p->cin_g = cin_g;
+    p->kh = wt->dims[2];
+    p->kw = wt->dims[3];
+    p->group = group;
+    if (cin_g == 1 && group == cout) {
+        p->kind = CONV_DEPTHWISE;
+    } else {
+        p->kind = CONV_GEMM;
+        int64_t cout_g = cout / group, k = cin_g * p->kh * p->kw;
+        size_t bytes = lcv_gemm_pack_a_size(p->isa, cout_g, k), total;
+        void *mem = NULL;
+        if (bytes == 0 || bytes % sizeof(float) != 0 ||
+            !lcv_mul_size(bytes, (size_t)group, &total) || posix_memalign(&mem, 64, total) != 0) {
+            free(p);
+            if (bytes == 0) return LCV_OK;
+            return lcv_fail(pc->err, LCV_ERR_NOMEM, "out of memory packing the weights of conv "
+                            "'%s'", pc->node->name);
+        }
+        p->packed = mem;
+        p->group_floats = bytes / sizeof(float);
+        const float *wd = wt->data;
+        for (int64_t gi = 0; gi < group; gi++)
+            lcv_gemm_pack_a(p->isa, cout_g, k, wd + gi * cout_g * k, k, false, 1.0f,
+                            p->packed + gi * (int64_t)p->group_floats);
+    }
+    out->exec = conv_exec_fast;
+    out->data = p;
+    out->free_data = conv_plan_free;
+    return LCV_OK;
+}
