@@ -25,7 +25,24 @@ static void help(void) {
 typedef struct node_time {
     const char *op, *name;
     double seconds; /* per run */
+    lcv_node_info info;
 } node_time;
+
+/* "[1,64,56,56]" of the node's first output, "?" when unknown. */
+static const char *shape_text(const lcv_node_info *ni, char *buf, size_t cap) {
+    if (ni->out_ndim < 0) return "?";
+    size_t used = (size_t)snprintf(buf, cap, "[");
+    for (int k = 0; k < ni->out_ndim && used < cap; k++)
+        used += (size_t)snprintf(buf + used, cap - used, k ? ",%lld" : "%lld",
+                                 (long long)ni->out_dims[k]);
+    if (used < cap) snprintf(buf + used, cap - used, "]");
+    return buf;
+}
+
+/* GFLOP/s of a node (2 flops per MAC); 0 when MACs are unknown or the node is free. */
+static double node_gflops(const node_time *t) {
+    return t->info.macs > 0 && t->seconds > 0 ? 2e-9 * (double)t->info.macs / t->seconds : 0.0;
+}
 
 static int cmp_time_desc(const void *a, const void *b) {
     double x = ((const node_time *)a)->seconds, y = ((const node_time *)b)->seconds;
@@ -43,6 +60,7 @@ static node_time *collect_profile(const lcv_model *m, const lcv_session *s, int6
         double sec = 0;
         int64_t calls = 0;
         if (lcv_model_node_info(m, i, &ni) != LCV_OK) continue;
+        v[i].info = ni;
         v[i].op = ni.op_type;
         v[i].name = ni.name && *ni.name ? ni.name : "-";
         if (lcv_session_profile(s, i, &sec, &calls) == LCV_OK && calls > 0)
@@ -72,7 +90,13 @@ static void print_report(bool json, const char *path, long threads, long runs,
             cli_json_string(prof[i].op);
             printf(",\"name\":");
             cli_json_string(prof[i].name);
-            printf(",\"ms\":%.6f,\"share\":%.6f}", prof[i].seconds * 1e3,
+            char shape[160];
+            printf(",\"fused\":");
+            cli_json_string(prof[i].info.fused ? prof[i].info.fused : "");
+            printf(",\"shape\":");
+            cli_json_string(shape_text(&prof[i].info, shape, sizeof shape));
+            printf(",\"macs\":%lld,\"ms\":%.6f,\"gflops\":%.3f,\"share\":%.6f}",
+                   (long long)prof[i].info.macs, prof[i].seconds * 1e3, node_gflops(&prof[i]),
                    total > 0 ? prof[i].seconds / total : 0.0);
         }
         printf("]}\n");
@@ -97,12 +121,21 @@ static void print_report(bool json, const char *path, long threads, long runs,
         printf("  %-20s %6d %12.4f %6.1f%%\n", prof[i].op, count, sum * 1e3,
                total > 0 ? 100 * sum / total : 0.0);
     }
-    printf("\nper node (slowest %lld of %lld):\n  %-16s %-32s %12s %7s\n", (long long)shown,
-           (long long)n, "op", "name", "ms/run", "share");
-    for (int64_t i = 0; i < shown; i++)
-        printf("  %-16s %-32s %12.4f %6.1f%%\n", prof[i].op, prof[i].name,
-               prof[i].seconds * 1e3, total > 0 ? 100 * prof[i].seconds / total : 0.0);
-    printf("  %-16s %-32s %12.4f\n", "total", "(sum of nodes)", total * 1e3);
+    printf("\nper node (slowest %lld of %lld; fused activations after '+'):\n"
+           "  %-22s %-28s %-18s %10s %10s %8s %7s\n",
+           (long long)shown, (long long)n, "op", "name", "output", "MMACs", "ms/run", "GFLOP/s",
+           "share");
+    for (int64_t i = 0; i < shown; i++) {
+        char op[64], shape[160];
+        const lcv_node_info *ni = &prof[i].info;
+        snprintf(op, sizeof op, "%s%s%s%s", prof[i].op, ni->has_residual ? "+Add" : "",
+                 ni->fused && *ni->fused ? "+" : "", ni->fused ? ni->fused : "");
+        printf("  %-22s %-28.28s %-18s %10.2f %10.4f %8.1f %6.1f%%\n", op, prof[i].name,
+               shape_text(ni, shape, sizeof shape), ni->macs > 0 ? 1e-6 * (double)ni->macs : 0.0,
+               prof[i].seconds * 1e3, node_gflops(&prof[i]),
+               total > 0 ? 100 * prof[i].seconds / total : 0.0);
+    }
+    printf("  %-22s %-28s %-18s %10s %10.4f\n", "total", "(sum of nodes)", "", "", total * 1e3);
 }
 
 /* Loads the model with the kernel choices of --reference / --isa. */

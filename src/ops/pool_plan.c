@@ -1,0 +1,93 @@
+/* pool_plan.c - the fast path for 2-D float32 MaxPool and AveragePool without dilation or an
+ * Indices output (what CNN stems and heads use): each output row's window rows and each
+ * output's window columns are clipped to the input once, and the window is scanned with plain
+ * float loops, threaded over planes. The reference in pool.c handles everything else. */
+#include <math.h>
+
+#include "../core/threadpool.h"
+#include "plan.h"
+#include "window.h"
+
+typedef struct pool2d {
+    const float *x;
+    float *y;
+    const lcv_window *w;
+    bool is_max, count_pad;
+} pool2d;
+
+/* Taps of window start `start` (kernel k) inside [0, in) and inside the padded input. */
+static void clip_window(int64_t start, int64_t k, int64_t in, int64_t pad_end, int64_t *lo,
+                        int64_t *hi, int64_t *n_pad) {
+    *lo = start < 0 ? 0 : start;
+    *hi = start + k < in ? start + k : in;
+    if (*hi < *lo) *hi = *lo;
+    int64_t pend = start + k < in + pad_end ? start + k : in + pad_end;
+    *n_pad = pend > start ? pend - start : 0;
+}
+
+static void pool2d_planes(void *ctx, int64_t begin, int64_t end, int thread) {
+    const pool2d *t = ctx;
+    const lcv_window *w = t->w;
+    int64_t ih = w->in[0], iw = w->in[1], oh = w->out[0], ow = w->out[1];
+    for (int64_t pl = begin; pl < end; pl++) {
+        const float *x = t->x + pl * ih * iw;
+        float *y = t->y + pl * oh * ow;
+        for (int64_t oy = 0; oy < oh; oy++) {
+            int64_t y0, y1, ny;
+            clip_window(oy * w->stride[0] - w->pad_begin[0], w->kernel[0], ih, w->pad_end[0],
+                        &y0, &y1, &ny);
+            for (int64_t ox = 0; ox < ow; ox++) {
+                int64_t x0, x1, nx;
+                clip_window(ox * w->stride[1] - w->pad_begin[1], w->kernel[1], iw,
+                            w->pad_end[1], &x0, &x1, &nx);
+                float acc = t->is_max ? -INFINITY : 0.0f;
+                for (int64_t r = y0; r < y1; r++) {
+                    const float *row = x + r * iw;
+                    if (t->is_max) {
+                        for (int64_t q = x0; q < x1; q++) acc = row[q] > acc ? row[q] : acc;
+                    } else {
+                        for (int64_t q = x0; q < x1; q++) acc += row[q];
+                    }
+                }
+                if (!t->is_max) {
+                    int64_t div = t->count_pad ? ny * nx : (y1 - y0) * (x1 - x0);
+                    acc = div > 0 ? acc / (float)div : 0.0f;
+                }
+                y[oy * ow + ox] = acc;
+            }
+        }
+    }
+}
+
+static lcv_status pool2d_exec(lcv_opctx *c) {
+    const lcv_tensor *x = c->in[0];
+    lcv_tensor *y = c->out[0];
+    lcv_window w;
+    bool is_max = c->node->op == LCV_OP_MaxPool;
+    if (x->dtype != LCV_DTYPE_FLOAT32 || x->ndim != 4) { /* not what was planned for */
+        lcv_status st = is_max ? lcv_exec_maxpool(c) : lcv_exec_averagepool(c);
+        return st == LCV_OK ? lcv_op_apply_fused(c) : st;
+    }
+    int64_t ceil_mode = lcv_attr_int(c->node, "ceil_mode", 0);
+    lcv_status st = lcv_window_parse(c, 2, x->dims + 2, NULL, &w);
+    if (st == LCV_OK) st = lcv_window_forward_out(c, &w, ceil_mode != 0);
+    if (st != LCV_OK) return st;
+    pool2d t = {x->data, y->data, &w, is_max, lcv_attr_int(c->node, "count_include_pad", 0) == 1};
+    int64_t planes = x->dims[0] * x->dims[1];
+    int64_t work = w.out[0] * w.out[1] * w.kernel[0] * w.kernel[1];
+    lcv_threadpool_parallel_for(c->pool, planes, work > 32768 ? 1 : 32768 / (work + 1) + 1,
+                                pool2d_planes, &t);
+    return lcv_op_apply_fused(c);
+}
+
+lcv_status lcv_plan_pool(const lcv_plan_ctx *pc, lcv_plan *out) {
+    const lcv_tensor *x = pc->in[0];
+    const int64_t *dil;
+    int64_t nd = lcv_attr_ints(pc->node, "dilations", &dil);
+    for (int64_t i = 0; i < nd; i++)
+        if (dil[i] != 1) return LCV_OK;
+    bool has_indices = pc->n_out > 1 && pc->out[1] != NULL;
+    if (!x || x->dtype != LCV_DTYPE_FLOAT32 || x->ndim != 4 || has_indices) return LCV_OK;
+    out->exec = pool2d_exec;
+    return LCV_OK;
+}
