@@ -1,7 +1,7 @@
 /* test_bad_inputs.c - every crafted bad file in tests/bad_inputs/ (listed in expected.txt)
  * must be refused with the expected status and a message naming the culprit. Models fail at
  * load or - for files that are valid but cannot run - at the first run; .npy files fail in
- * lcv_npy_read_file; images are checked through the CLI by cli_bad_inputs.sh. Uses the
+ * lcv_npy_read_file; images (and all the files again) are checked through the CLI by cli_bad_inputs.sh. Uses the
  * public API only. */
 #include <stdio.h>
 #include <stdlib.h>
