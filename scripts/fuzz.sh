@@ -6,18 +6,23 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 out=build-fuzz
-mkdir -p "$out"
-# the core library's sources, as CMakeLists.txt collects them (image I/O is not part of it)
-core_sources=$(find src/core src/ir src/ops src/kernels src/passes src/runtime src/frontends/onnx \
-               src/frontends/npy -name '*.c' | sort)
+flags=(-std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fno-sanitize-recover=all -Iinclude -Isrc)
+rm -rf "$out/obj"
+mkdir -p "$out/obj"
+# The core library's sources, as CMakeLists.txt collects them (image I/O is not part of it),
+# compiled once with coverage instrumentation and shared by every target.
+find src/core src/ir src/ops src/kernels src/passes src/runtime src/frontends/onnx \
+     src/frontends/npy -name '*.c' | sort > "$out/sources.txt"
+echo "== compiling $(wc -l < "$out/sources.txt") library sources"
+xargs -P "$(nproc)" -I{} sh -c 'clang "$@" -fsanitize=fuzzer-no-link,address,undefined \
+    -c {} -o '"$out"'/obj/$(echo {} | tr / _).o' _ "${flags[@]}" < "$out/sources.txt"
 for target in tests/fuzz/fuzz_*.c; do
     name=$(basename "$target" .c)
     corpus_src=tests/fuzz/corpus_${name#fuzz_}
     [ "$name" = fuzz_model ] && corpus_src=tests/fuzz/corpus_onnx
     echo "== $name: building"
-    clang -std=c11 -D_POSIX_C_SOURCE=200809L -g -O1 -fsanitize=fuzzer,address,undefined \
-        -fno-sanitize-recover=all -Iinclude -Isrc "$target" $core_sources -lm -lpthread \
-        -o "$out/$name"
+    clang "${flags[@]}" -fsanitize=fuzzer,address,undefined "$target" "$out"/obj/*.o -lm \
+        -lpthread -o "$out/$name"
     work=$out/corpus_$name
     rm -rf "$work"
     mkdir -p "$work"
