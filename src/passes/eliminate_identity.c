@@ -28,27 +28,21 @@ static bool is_identity(const lcv_graph *g, const lcv_pass_uses *u, const lcv_no
 }
 
 lcv_status lcv_pass_eliminate_identity(lcv_graph *g, bool *changed, lcv_err *e) {
-    lcv_pass_uses u;
-    lcv_status st = lcv_pass_uses_build(g, &u, e);
+    lcv_pass_edit ed;
+    lcv_status st = lcv_pass_edit_begin(g, &ed, e);
     if (st != LCV_OK) return st;
-    bool *remove = calloc((size_t)g->n_nodes + 1, sizeof(bool));
-    if (!remove) {
-        lcv_pass_uses_free(&u);
-        return lcv_fail(e, LCV_ERR_NOMEM, "out of memory in the graph optimizer");
-    }
-    int removed = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         lcv_node *n = &g->nodes[i];
-        if (n->in[0] < 0 || n->out[0] < 0 || !is_identity(g, &u, n)) continue;
+        if (n->in[0] < 0 || n->out[0] < 0 || !is_identity(g, &ed.uses, n)) continue;
         int x = n->in[0], y = n->out[0];
         if (!g->values[y].is_output) {
             lcv_pass_replace_uses(g, y, x);
-            u.count[x] += u.count[y] - 1;
-            u.count[y] = 0;
+            ed.uses.count[x] += ed.uses.count[y] - 1;
+            ed.uses.count[y] = 0;
         } else {
             /* y must stay; let x's producer make y directly if x is otherwise unused */
             int p = g->values[x].producer;
-            if (p < 0 || g->values[x].is_output || u.count[x] != 1 || remove[p]) continue;
+            if (p < 0 || g->values[x].is_output || ed.uses.count[x] != 1 || ed.remove[p]) continue;
             lcv_node *pn = &g->nodes[p];
             int k = 0;
             while (k < pn->n_out && pn->out[k] != x) k++;
@@ -56,7 +50,7 @@ lcv_status lcv_pass_eliminate_identity(lcv_graph *g, bool *changed, lcv_err *e) 
             pn->out[k] = y;
             g->values[y].producer = p;
             g->values[x].producer = -1;
-            u.count[x] = 0;
+            ed.uses.count[x] = 0;
         }
         /* outputs handed to another node keep that producer on removal; the rest lose it */
         for (int k = 0; k < n->n_out; k++) {
@@ -64,12 +58,8 @@ lcv_status lcv_pass_eliminate_identity(lcv_graph *g, bool *changed, lcv_err *e) 
                 g->values[n->out[k]].producer = -1;
             n->out[k] = -1;
         }
-        remove[i] = true;
-        removed++;
+        lcv_pass_edit_remove(&ed, i);
     }
-    if (removed) lcv_graph_remove_nodes(g, remove);
-    *changed = *changed || removed > 0;
-    free(remove);
-    lcv_pass_uses_free(&u);
+    lcv_pass_edit_end(g, &ed, changed);
     return LCV_OK;
 }

@@ -84,25 +84,19 @@ static int silu_producer(const lcv_graph *g, const lcv_pass_uses *u, const lcv_n
 }
 
 lcv_status lcv_pass_fuse_activation(lcv_graph *g, bool *changed, lcv_err *e) {
-    lcv_pass_uses u;
-    lcv_status st = lcv_pass_uses_build(g, &u, e);
+    lcv_pass_edit ed;
+    lcv_status st = lcv_pass_edit_begin(g, &ed, e);
     if (st != LCV_OK) return st;
-    bool *remove = calloc((size_t)g->n_nodes + 1, sizeof(bool));
-    if (!remove) {
-        lcv_pass_uses_free(&u);
-        return lcv_fail(e, LCV_ERR_NOMEM, "out of memory in the graph optimizer");
-    }
-    int removed = 0;
     for (int i = 0; i < g->n_nodes; i++) {
         const lcv_node *n = &g->nodes[i];
         if (n->n_out != 1 || n->out[0] < 0 || n->n_in < 1) continue;
         lcv_fused f;
         int p = -1, sig = -1;
         if (n->op == LCV_OP_Mul) {
-            p = silu_producer(g, &u, n, &sig);
+            p = silu_producer(g, &ed.uses, n, &sig);
             f.act = LCV_ACT_SILU;
             f.alpha = f.beta = 0.0f;
-        } else if (activation_of(g, n, &f) && lcv_pass_sole_consumer(g, &u, n->in[0]) >= 0) {
+        } else if (activation_of(g, n, &f) && lcv_pass_sole_consumer(g, &ed.uses, n->in[0]) >= 0) {
             p = fusable_producer(g, n->in[0]);
         }
         if (p < 0 || g->values[n->out[0]].dtype != LCV_DTYPE_FLOAT32) continue;
@@ -111,20 +105,15 @@ lcv_status lcv_pass_fuse_activation(lcv_graph *g, bool *changed, lcv_err *e) {
         pf->alpha = f.alpha;
         pf->beta = f.beta;
         lcv_pass_take_output(g, p, i);
-        remove[i] = true;
-        removed++;
+        lcv_pass_edit_remove(&ed, i);
         if (sig >= 0) {
             /* the Sigmoid read x and produced what only the Mul read: it goes too */
             int s = g->nodes[sig].out[0];
             g->values[s].producer = -1;
             g->nodes[sig].out[0] = -1;
-            remove[sig] = true;
-            removed++;
+            lcv_pass_edit_remove(&ed, sig);
         }
     }
-    if (removed) lcv_graph_remove_nodes(g, remove);
-    *changed = *changed || removed > 0;
-    free(remove);
-    lcv_pass_uses_free(&u);
+    lcv_pass_edit_end(g, &ed, changed);
     return LCV_OK;
 }

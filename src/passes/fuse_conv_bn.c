@@ -95,17 +95,14 @@ static int foldable_conv(const lcv_graph *g, const lcv_pass_uses *u, const lcv_n
 }
 
 lcv_status lcv_pass_fuse_conv_bn(lcv_graph *g, bool *changed, lcv_err *e) {
-    lcv_pass_uses u;
-    lcv_status st = lcv_pass_uses_build(g, &u, e);
+    lcv_pass_edit ed;
+    lcv_status st = lcv_pass_edit_begin(g, &ed, e);
     if (st != LCV_OK) return st;
-    bool *remove = calloc((size_t)g->n_nodes + 1, sizeof(bool));
     double *s = NULL, *t = NULL;
-    int removed = 0;
-    if (!remove) st = lcv_fail(e, LCV_ERR_NOMEM, "out of memory in the graph optimizer");
     for (int i = 0; st == LCV_OK && i < g->n_nodes; i++) {
         const lcv_node *bn = &g->nodes[i];
         if (bn->op != LCV_OP_BatchNormalization) continue;
-        int ci = foldable_conv(g, &u, bn);
+        int ci = foldable_conv(g, &ed.uses, bn);
         if (ci < 0) continue;
         int64_t m = g->values[g->nodes[ci].in[1]].init->dims[0];
         free(s);
@@ -120,14 +117,10 @@ lcv_status lcv_pass_fuse_conv_bn(lcv_graph *g, bool *changed, lcv_err *e) {
         st = fold(g, ci, s, t, e);
         if (st != LCV_OK) break;
         lcv_pass_take_output(g, ci, i);
-        remove[i] = true;
-        removed++;
+        lcv_pass_edit_remove(&ed, i);
     }
-    if (removed) lcv_graph_remove_nodes(g, remove);
-    *changed = *changed || removed > 0;
+    lcv_pass_edit_end(g, &ed, changed);
     free(s);
     free(t);
-    free(remove);
-    lcv_pass_uses_free(&u);
     return st;
 }

@@ -32,31 +32,24 @@ static int residual_conv(const lcv_graph *g, const lcv_pass_uses *u, const lcv_n
 
 lcv_status lcv_pass_fuse_residual(lcv_graph *g, bool *changed, lcv_err *e) {
     if (!g->static_shapes) return LCV_OK; /* inferred shapes are only exact then */
-    lcv_pass_uses u;
-    lcv_status st = lcv_pass_uses_build(g, &u, e);
+    lcv_pass_edit ed;
+    lcv_status st = lcv_pass_edit_begin(g, &ed, e);
     if (st != LCV_OK) return st;
-    bool *remove = calloc((size_t)g->n_nodes + 1, sizeof(bool));
-    int removed = 0;
-    if (!remove) st = lcv_fail(e, LCV_ERR_NOMEM, "out of memory in the graph optimizer");
     for (int i = 0; st == LCV_OK && i < g->n_nodes; i++) {
         lcv_node *add = &g->nodes[i];
         if (add->op != LCV_OP_Add || add->n_in != 2 || add->out[0] < 0) continue;
         if (!exact_f32(&g->values[add->out[0]])) continue;
-        int side = 0, ci = residual_conv(g, &u, add, 0);
-        if (ci < 0) ci = residual_conv(g, &u, add, side = 1);
+        int side = 0, ci = residual_conv(g, &ed.uses, add, 0);
+        if (ci < 0) ci = residual_conv(g, &ed.uses, add, side = 1);
         if (ci < 0) continue;
         lcv_node *conv = &g->nodes[ci];
         st = lcv_pass_append_input(conv, add->in[1 - side], e);
         if (st != LCV_OK) break;
         conv->fused.residual = conv->n_in - 1;
-        u.last[add->in[1 - side]] = ci;
+        ed.uses.last[add->in[1 - side]] = ci;
         lcv_pass_take_output(g, ci, i);
-        remove[i] = true;
-        removed++;
+        lcv_pass_edit_remove(&ed, i);
     }
-    if (removed) lcv_graph_remove_nodes(g, remove);
-    *changed = *changed || removed > 0;
-    free(remove);
-    lcv_pass_uses_free(&u);
+    lcv_pass_edit_end(g, &ed, changed);
     return st;
 }

@@ -33,6 +33,33 @@ void lcv_pass_uses_free(lcv_pass_uses *u) {
     u->count = u->last = NULL;
 }
 
+lcv_status lcv_pass_edit_begin(const lcv_graph *g, lcv_pass_edit *ed, lcv_err *e) {
+    ed->removed = 0;
+    ed->remove = NULL;
+    lcv_status st = lcv_pass_uses_build(g, &ed->uses, e);
+    if (st != LCV_OK) return st;
+    ed->remove = calloc((size_t)g->n_nodes + 1, sizeof(bool));
+    if (!ed->remove) {
+        lcv_pass_uses_free(&ed->uses);
+        return lcv_fail(e, LCV_ERR_NOMEM, "out of memory in the graph optimizer");
+    }
+    return LCV_OK;
+}
+
+void lcv_pass_edit_remove(lcv_pass_edit *ed, int i) {
+    if (ed->remove[i]) return;
+    ed->remove[i] = true;
+    ed->removed++;
+}
+
+void lcv_pass_edit_end(lcv_graph *g, lcv_pass_edit *ed, bool *changed) {
+    if (ed->removed) lcv_graph_remove_nodes(g, ed->remove);
+    *changed = *changed || ed->removed > 0;
+    free(ed->remove);
+    ed->remove = NULL;
+    lcv_pass_uses_free(&ed->uses);
+}
+
 int lcv_pass_sole_consumer(const lcv_graph *g, const lcv_pass_uses *u, int v) {
     if (v < 0 || g->values[v].is_output || u->count[v] != 1) return -1;
     return u->last[v];

@@ -30,6 +30,19 @@ typedef struct lcv_pass_uses {
 lcv_status lcv_pass_uses_build(const lcv_graph *g, lcv_pass_uses *u, lcv_err *e);
 void lcv_pass_uses_free(lcv_pass_uses *u);
 
+/* One sweep of a pass that removes nodes: the use counts plus the nodes marked for removal. */
+typedef struct lcv_pass_edit {
+    lcv_pass_uses uses;
+    bool *remove; /* owned, n_nodes entries */
+    int removed;
+} lcv_pass_edit;
+
+lcv_status lcv_pass_edit_begin(const lcv_graph *g, lcv_pass_edit *ed, lcv_err *e);
+/* Marks node i for removal at the end of the sweep. */
+void lcv_pass_edit_remove(lcv_pass_edit *ed, int i);
+/* Removes the marked nodes, sets *changed when there were any, and frees ed. */
+void lcv_pass_edit_end(lcv_graph *g, lcv_pass_edit *ed, bool *changed);
+
 /* The node that is the only reader of v (reading it once), when v is not a graph output;
  * else -1. The values a fusion may swallow. */
 int lcv_pass_sole_consumer(const lcv_graph *g, const lcv_pass_uses *u, int v);
