@@ -70,9 +70,10 @@ static int64_t node_macs(const lcv_graph *g, const lcv_node *n) {
         return w->ndim >= 2 ? out_n * prod(w->dims, 1, w->ndim) : -1;
     if (n->op == LCV_OP_ConvTranspose) /* each input element scatters Cout/group * taps */
         return w->ndim >= 2 ? prod(x->dims, 0, x->ndim) * prod(w->dims, 1, w->ndim) : -1;
+    if (x->ndim < 1) return -1;
     if (n->op == LCV_OP_Gemm) {
-        int64_t k = lcv_attr_int(n, "transA", 0) ? x->dims[0] : x->dims[x->ndim - 1];
-        return x->ndim == 2 ? out_n * k : -1;
+        if (x->ndim != 2) return -1;
+        return out_n * (lcv_attr_int(n, "transA", 0) ? x->dims[0] : x->dims[1]);
     }
     return out_n * x->dims[x->ndim - 1]; /* MatMul: K is the last dim of A */
 }

@@ -30,7 +30,10 @@ static void human(double v, const char *unit, char *buf, size_t cap) {
         v /= 1000;
         i++;
     }
-    snprintf(buf, cap, i ? "%.2f %s%s" : "%.0f %s%s", v, pre[i], unit);
+    if (i)
+        snprintf(buf, cap, "%.2f %s%s", v, pre[i], unit);
+    else
+        snprintf(buf, cap, "%.0f%s%s", v, *unit ? " " : "", unit);
 }
 
 static void json_shape(int nd, const int64_t *d, const char *const *names) {
@@ -141,7 +144,10 @@ static void print_text(const char *path, const lcv_model *m, const lcv_model_sta
                layer_label(&ni, label, sizeof label),
                ni.name && *ni.name ? ni.name : "-", shape, macs);
     }
-    printf("  total MACs: %lld\n", (long long)st->macs);
+    if (st->macs >= 0)
+        printf("  total MACs: %lld\n", (long long)st->macs);
+    else
+        printf("  total MACs: unknown\n");
 }
 
 static void print_json(const char *path, const lcv_model *m, const lcv_model_stats *st,
