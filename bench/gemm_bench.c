@@ -129,8 +129,11 @@ static double bench_shape(const shape *s, lcv_isa isa, lcv_threadpool *pool, int
     return flop / med * 1e-9;
 }
 
+/* Usage: gemm_bench [RUNS]        the peak and the GEMM table (RUNS timed runs per shape)
+ *        gemm_bench --peak-only  only the peak line, for bench/run_bench.py */
 int main(int argc, char **argv) {
-    int runs = argc > 1 ? atoi(argv[1]) : 30;
+    bool peak_only = argc > 1 && strcmp(argv[1], "--peak-only") == 0;
+    int runs = argc > 1 && !peak_only ? atoi(argv[1]) : 30;
     if (runs < 1) runs = 1;
     lcv_cpu_info info;
     lcv_cpu_detect(&info);
@@ -140,6 +143,8 @@ int main(int argc, char **argv) {
     if (best >= LCV_ISA_AVX512) peak[LCV_ISA_AVX512] = measure_peak(LCV_ISA_AVX512);
     printf("FMA peak per core: avx2 %.1f GFLOP/s, avx512 %.1f GFLOP/s\n", peak[LCV_ISA_AVX2],
            peak[LCV_ISA_AVX512]);
+    printf("best-isa peak: %.1f GFLOP/s (%s)\n", peak[best], lcv_isa_name(best));
+    if (peak_only) return 0;
     static const shape shapes[] = {{"512x512x512", 512, 512, 512, false},
                                    {"conv 64x3136x576", 64, 3136, 576, true},
                                    {"conv 256x196x2304", 256, 196, 2304, true},

@@ -216,8 +216,7 @@ def machine_peak(build, given):
         out = subprocess.run([exe, "--peak-only"], capture_output=True, text=True, timeout=300)
     except (OSError, subprocess.TimeoutExpired) as e:
         return None, "unknown (%s failed: %s)" % (exe, e)
-    m = (re.search(r"([0-9]+(?:\.[0-9]+)?)\s*GFLOP", out.stdout, re.I) or
-         re.search(r"([0-9]+(?:\.[0-9]+)?)", out.stdout))
+    m = re.search(r"best-isa peak:\s*([0-9]+(?:\.[0-9]+)?)\s*GFLOP", out.stdout)
     if out.returncode != 0 or not m:
         return None, "unknown (%s --peak-only gave no number)" % exe
     return float(m.group(1)), "`%s --peak-only`" % os.path.relpath(exe, ROOT)
