@@ -99,15 +99,19 @@ LCV_API size_t lcv_tensor_nbytes(const lcv_tensor *t);
 LCV_API void *lcv_tensor_data(lcv_tensor *t);
 LCV_API const void *lcv_tensor_cdata(const lcv_tensor *t);
 
-/* Instruction-set levels the kernels are compiled for; chosen at run time from CPUID. */
+/* Instruction-set levels the kernels are compiled for; chosen at run time from CPUID on x86-64
+ * (scalar, avx2, avx512) and fixed on AArch64 (scalar, neon). A level the CPU lacks, asked for
+ * as a limit, lowers to the best one it has of no greater vector width (neon 128-bit < avx2
+ * 256-bit < avx512), so neon on x86-64 means scalar and avx2/avx512 on AArch64 mean neon. */
 typedef enum lcv_isa {
     LCV_ISA_AUTO = 0,   /* the best the CPU supports */
     LCV_ISA_SCALAR = 1, /* portable C */
     LCV_ISA_AVX2 = 2,   /* AVX2 + FMA */
-    LCV_ISA_AVX512 = 3  /* AVX-512 F/BW/DQ/VL */
+    LCV_ISA_AVX512 = 3, /* AVX-512 F/BW/DQ/VL */
+    LCV_ISA_NEON = 4    /* AArch64 Advanced SIMD (baseline on every AArch64 CPU) */
 } lcv_isa;
 
-/* Returns a static name: "auto", "scalar", "avx2", "avx512". */
+/* Returns a static name: "auto", "scalar", "avx2", "avx512", "neon". */
 LCV_API const char *lcv_isa_name(lcv_isa isa);
 
 /* ---------------------------------------------------------------------------------------------
@@ -124,7 +128,7 @@ typedef struct lcv_model_params {
     /* Graph optimisation: 0 = none (the graph as in the file), 1 = all passes (default). */
     int optimize;
     /* Highest instruction set the kernels may use (LCV_ISA_AUTO = best available). The
-     * environment variable LCV_ISA=scalar|avx2|avx512 lowers it further (for tests). */
+     * environment variable LCV_ISA=scalar|avx2|avx512|neon lowers it further (for tests). */
     lcv_isa max_isa;
     /* Non-zero: run every op with its reference kernel (the oracle fast kernels are tested
      * against). */
@@ -165,8 +169,17 @@ LCV_API int lcv_model_output_info(const lcv_model *m, int i, lcv_dtype *dtype, i
 typedef struct lcv_model_stats {
     int64_t node_count;
     int64_t param_count;  /* elements in float/int initializers feeding the graph */
-    int64_t weight_bytes; /* bytes of all initializers */
+    int64_t weight_bytes; /* bytes of all initializers, as in the file */
     int64_t macs;         /* multiply-accumulates of Conv/ConvTranspose/Gemm/MatMul; -1 unknown */
+    /* Activation memory of one session at these shapes: all intermediate tensors and graph
+     * outputs live in one arena, tensors alive at the same time never share bytes, and
+     * elementwise ops may write over an input that dies there. peak_activation_bytes is the
+     * arena's size; activation_bytes the same tensors' sizes summed, each rounded up to 64
+     * bytes like the arena's places (one buffer per tensor, no reuse).
+     * Outputs whose size depends on data, and tiny shape-computing tensors, are not counted.
+     * Both -1 when the declared inputs leave shapes unknown. */
+    int64_t peak_activation_bytes;
+    int64_t activation_bytes;
 } lcv_model_stats;
 LCV_API void lcv_model_get_stats(const lcv_model *m, lcv_model_stats *out);
 /* The instruction set the model's kernels were planned for (never LCV_ISA_AUTO once loaded). */
@@ -216,7 +229,9 @@ LCV_API const char *lcv_session_errmsg(const lcv_session *s);
 
 /* Runs the model. names[i] (borrowed) names the graph input fed by inputs[i] (borrowed, read
  * during the call only); every graph input without an initializer must be given once. Shapes
- * may differ from the previous run: the plan is redone for new shapes. After a run, outputs are
+ * may differ from the previous run: the plan is redone for new shapes (activations live in
+ * one arena per session, sized for the largest shapes seen); runs with the shapes of the
+ * previous run allocate no activation memory. After a run, outputs are
  * read with lcv_session_output; they are owned by the session and valid until the next run or
  * lcv_session_free. Not thread-safe on one session; safe on different sessions. */
 LCV_API lcv_status lcv_session_run(lcv_session *s, int n_inputs, const char *const *names,

@@ -5,7 +5,8 @@
 set -euo pipefail
 packages=(build-essential cmake clang libclang-rt-14-dev pkg-config libpng-dev libjpeg-dev
           zlib1g-dev libonnx-testdata dataset-fashion-mnist python3 python3-numpy python3-torch
-          python3-torchvision python3-onnx libopenblas0-openmp)
+          python3-torchvision python3-onnx libopenblas0-openmp
+          gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

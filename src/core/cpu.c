@@ -36,11 +36,45 @@ void lcv_cpu_detect(lcv_cpu_info *out) {
     __cpuid_count(7, 1, a, b, c, d);
     out->avx512bf16 = (a >> 5) & 1;
 }
+#elif defined(__aarch64__)
+void lcv_cpu_detect(lcv_cpu_info *out) {
+    memset(out, 0, sizeof *out);
+    out->neon = true; /* Advanced SIMD, FMA included, is mandatory in AArch64 (ARMv8-A) */
+}
 #else
 void lcv_cpu_detect(lcv_cpu_info *out) { memset(out, 0, sizeof *out); }
 #endif
 
+/* The levels of this build's architecture, lowest first. */
+#if defined(__aarch64__)
+static const lcv_isa arch_levels[] = {LCV_ISA_SCALAR, LCV_ISA_NEON};
+#else
+static const lcv_isa arch_levels[] = {LCV_ISA_SCALAR, LCV_ISA_AVX2, LCV_ISA_AVX512};
+#endif
+#define N_ARCH_LEVELS ((int)(sizeof arch_levels / sizeof arch_levels[0]))
+
+/* Orders levels across architectures by vector width, so that a limit naming another
+ * architecture's level still means "nothing wider than this". AUTO (no limit) is widest. */
+static int isa_width_rank(lcv_isa isa) {
+    switch (isa) {
+    case LCV_ISA_SCALAR: return 1;
+    case LCV_ISA_NEON: return 2;
+    case LCV_ISA_AVX2: return 3;
+    case LCV_ISA_AVX512: return 4;
+    case LCV_ISA_AUTO: break;
+    }
+    return 5;
+}
+
+/* Position of isa in arch_levels, or -1 when this architecture has no such level. */
+static int arch_index(lcv_isa isa) {
+    for (int i = 0; i < N_ARCH_LEVELS; i++)
+        if (arch_levels[i] == isa) return i;
+    return -1;
+}
+
 lcv_isa lcv_cpu_best_isa(const lcv_cpu_info *info) {
+    if (info->neon) return LCV_ISA_NEON;
     if (info->os_avx512 && info->avx512f && info->avx512bw && info->avx512dq && info->avx512vl &&
         info->avx2 && info->fma)
         return LCV_ISA_AVX512;
@@ -54,15 +88,27 @@ static lcv_isa isa_from_env(void) {
     if (strcmp(v, "scalar") == 0) return LCV_ISA_SCALAR;
     if (strcmp(v, "avx2") == 0) return LCV_ISA_AVX2;
     if (strcmp(v, "avx512") == 0) return LCV_ISA_AVX512;
+    if (strcmp(v, "neon") == 0) return LCV_ISA_NEON;
     return LCV_ISA_AUTO;
 }
 
 lcv_isa lcv_isa_choose(lcv_isa requested) {
     lcv_cpu_info info;
     lcv_cpu_detect(&info);
-    lcv_isa isa = lcv_cpu_best_isa(&info);
-    if (requested != LCV_ISA_AUTO && requested < isa) isa = requested;
+    lcv_isa best = lcv_cpu_best_isa(&info);
     lcv_isa env = isa_from_env();
-    if (env != LCV_ISA_AUTO && env < isa) isa = env;
+    int limit = isa_width_rank(best);
+    if (isa_width_rank(requested) < limit) limit = isa_width_rank(requested);
+    if (isa_width_rank(env) < limit) limit = isa_width_rank(env);
+    /* The widest level this CPU runs within the limit; scalar always qualifies. */
+    lcv_isa isa = LCV_ISA_SCALAR;
+    for (lcv_isa i = LCV_ISA_SCALAR; i != LCV_ISA_AUTO; i = lcv_isa_next(i, best))
+        if (isa_width_rank(i) <= limit) isa = i;
     return isa;
+}
+
+lcv_isa lcv_isa_next(lcv_isa isa, lcv_isa best) {
+    int i = arch_index(isa), b = arch_index(best);
+    if (i < 0 || b < 0 || i >= b) return LCV_ISA_AUTO;
+    return arch_levels[i + 1];
 }

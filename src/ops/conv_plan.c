@@ -8,6 +8,7 @@
 
 #include "../kernels/f32-dwconv/dwconv.h"
 #include "../kernels/f32-gemm/gemm.h"
+#include "../kernels/f32-vact/vact.h"
 #include "plan.h"
 #include "window.h"
 
@@ -58,26 +59,23 @@ static bool conv_shape_get(const lcv_node *node, const lcv_tensor *x, const int6
 }
 
 static lcv_status conv_reference(lcv_opctx *c) {
+    const lcv_tensor *wt = lcv_op_input(c, 1);
+    if (wt && !wt->data) /* freed at load: the plan said it drops them (drops_inputs) */
+        return lcv_op_fail(c, LCV_ERR_INTERNAL, "the reference kernel is needed for this input "
+                           "but the weights were released at load (only the packed copy is kept)");
     lcv_status st = lcv_exec_conv(c);
     return st == LCV_OK ? lcv_op_apply_fused(c) : st;
 }
 
-/* The fused activation on finished outputs (ctx: the node's lcv_fused); the common ones
- * as plain loops that vectorise, the rest through the definition in core/act.c. */
+/* The fused activation on finished outputs, by the vector kernels of the planned ISA. */
+typedef struct conv_act_ctx {
+    const lcv_fused *f;
+    lcv_isa isa;
+} conv_act_ctx;
+
 static void conv_act(const void *ctx, float *y, int64_t n) {
-    const lcv_fused *f = ctx;
-    switch (f->act) {
-    case LCV_ACT_NONE: return;
-    case LCV_ACT_RELU:
-        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.0f ? y[i] : 0.0f;
-        return;
-    case LCV_ACT_CLIP: {
-        float lo = f->alpha, hi = f->beta;
-        for (int64_t i = 0; i < n; i++) y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
-        return;
-    }
-    default: lcv_act_apply_f32(f, y, n); return;
-    }
+    const conv_act_ctx *a = ctx;
+    lcv_vact_apply(a->isa, a->f, y, n);
 }
 
 static lcv_status conv_run_dw(lcv_opctx *c, const conv_plan *p, const conv_shape *s,
@@ -88,9 +86,10 @@ static lcv_status conv_run_dw(lcv_opctx *c, const conv_plan *p, const conv_shape
                          .dil_h = s->win.dilation[0], .dil_w = s->win.dilation[1],
                          .pad_top = s->win.pad_begin[0], .pad_left = s->win.pad_begin[1]};
     const lcv_tensor *b = lcv_op_input(c, 2);
+    conv_act_ctx act = {&c->node->fused, p->isa};
     lcv_dwconv_run(&g, lcv_dwconv_select(p->isa, &g), c->in[0]->data, c->in[1]->data,
                    b ? b->data : NULL, res, c->node->fused.act != LCV_ACT_NONE ? conv_act : NULL,
-                   &c->node->fused, c->out[0]->data, c->pool);
+                   &act, c->out[0]->data, c->pool);
     return LCV_OK;
 }
 
@@ -265,5 +264,6 @@ lcv_status lcv_plan_conv(const lcv_plan_ctx *pc, lcv_plan *out) {
     out->exec = conv_exec_fast;
     out->data = p;
     out->free_data = conv_plan_free;
+    if (p->kind == CONV_GEMM) out->drops_inputs = 1u << 1; /* runs from the packed weights */
     return LCV_OK;
 }

@@ -27,6 +27,10 @@ static void gemm_plan_free(void *p) {
 
 /* The reference path, with the fusion the runtime would otherwise apply. */
 static lcv_status gemm_reference(lcv_opctx *c) {
+    const lcv_tensor *b = lcv_op_input(c, 1), *cc = lcv_op_input(c, 2);
+    if ((b && !b->data) || (cc && !cc->data)) /* freed at load (drops_inputs) */
+        return lcv_op_fail(c, LCV_ERR_INTERNAL, "the reference kernel is needed for this input "
+                           "but B/C were released at load (only the packed copy is kept)");
     lcv_status st = lcv_exec_gemm(c);
     return st == LCV_OK ? lcv_op_apply_fused(c) : st;
 }
@@ -103,5 +107,6 @@ lcv_status lcv_plan_gemm(const lcv_plan_ctx *pc, lcv_plan *out) {
     out->exec = gemm_fast_exec;
     out->data = gp;
     out->free_data = gemm_plan_free;
+    out->drops_inputs = 1u << 1 | 1u << 2; /* packed B and the bias copy of C */
     return LCV_OK;
 }

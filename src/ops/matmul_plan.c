@@ -23,6 +23,10 @@ static void matmul_plan_free(void *p) {
 }
 
 static lcv_status matmul_reference(lcv_opctx *c) {
+    const lcv_tensor *b = lcv_op_input(c, 1);
+    if (b && !b->data) /* freed at load (drops_inputs) */
+        return lcv_op_fail(c, LCV_ERR_INTERNAL, "the reference kernel is needed for this input "
+                           "but B was released at load (only the packed copy is kept)");
     lcv_status st = lcv_exec_matmul(c);
     return st == LCV_OK ? lcv_op_apply_fused(c) : st;
 }
@@ -104,5 +108,6 @@ lcv_status lcv_plan_matmul(const lcv_plan_ctx *pc, lcv_plan *out) {
     out->exec = matmul_fast_exec;
     out->data = mp;
     out->free_data = matmul_plan_free;
+    if (mp->packed_b) out->drops_inputs = 1u << 1; /* a constant B runs from its packed copy */
     return LCV_OK;
 }

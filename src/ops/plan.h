@@ -17,6 +17,12 @@ typedef struct lcv_plan {
     lcv_exec_fn exec;           /* fast exec; NULL = use the reference exec */
     void *data;                 /* owned by the plan */
     void (*free_data)(void *);  /* frees data; NULL = free() */
+    /* Bit k set: the fast exec never reads the data of input k (a constant it copied into
+     * `data`, e.g. packed weights) for any input the node can be given, so the runtime frees
+     * that constant's data at load when no other node reads it (the tensor keeps its dtype
+     * and shape, data becomes NULL). An exec that sets it must fail cleanly, not fall back to
+     * the reference kernel, when it finds that data NULL. */
+    uint32_t drops_inputs;
 } lcv_plan;
 
 typedef struct lcv_plan_ctx {

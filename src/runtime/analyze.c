@@ -1,6 +1,8 @@
 /* analyze.c - turns an imported graph into a runnable model: resolves every node to its op,
  * orders the graph, infers shapes from the declared inputs (dynamic dims taken as 1), folds
- * nodes whose inputs are all constant, and derives liveness, output slots and MACs. */
+ * nodes whose inputs are all constant, derives liveness, output slots and MACs, makes the
+ * fast-kernel plans, frees constants nothing reads any more (originals the optimizer
+ * replaced, weights a plan keeps in packed form) and fills the statistics. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,11 +80,6 @@ static int64_t node_macs(const lcv_graph *g, const lcv_node *n) {
     return out_n * x->dims[x->ndim - 1]; /* MatMul: K is the last dim of A */
 }
 
-/* Shape-sized tensors (Shape outputs and what is computed from them) are evaluated during
- * analysis so that nodes like Reshape get a shape for the statistics; they are not folded,
- * because with a dynamic batch they change from run to run. */
-#define LCV_PROBE_MAX_ELEMS 64
-
 /* Nodes with more inputs/outputs than this get no fast plan (none of the planned ops do). */
 #define LCV_PLAN_MAX_IO 16
 
@@ -147,8 +144,11 @@ static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, lcv_err *
     bool small = true, tiny = true;
     for (int k = 0; k < n->n_out; k++) {
         if (out_bytes(outs[k]) > LCV_FOLD_MAX_BYTES) small = false;
-        if (lcv_tensor_count(outs[k]) > LCV_PROBE_MAX_ELEMS) tiny = false;
+        if (lcv_tensor_count(outs[k]) > LCV_SHAPE_DATA_MAX_ELEMS) tiny = false;
     }
+    /* Shape-sized tensors (Shape outputs and what is computed from them) are evaluated so that
+     * nodes like Reshape get a shape for the statistics; they are not folded, because with a
+     * dynamic batch they change from run to run. The session's shape pass uses the same rule. */
     bool probe = !all_const && tiny && (all_data || n->op == LCV_OP_Shape || n->op == LCV_OP_Size);
     if (probe) {
         /* Shape and Size read only their input's shape, so they run on the shape-only view. */
@@ -202,8 +202,31 @@ done:
     return st;
 }
 
-/* Asks each node's op for a fast-kernel plan, given its constant inputs and inferred shapes. */
-static lcv_status make_plans(lcv_model *m, lcv_err *e) {
+/* Whether the data of constant value v may be freed: it is no graph input (a caller may feed
+ * it, or not and get the default) or output, and at most `readers` nodes read it. */
+static bool constant_releasable(const lcv_value *v, const int *readers, int id, int max) {
+    return v->init && !v->is_input && !v->is_output && readers[id] <= max;
+}
+
+/* Frees the data of the constants a node's plan keeps in its own form (lcv_plan.drops_inputs)
+ * when that node is their only reader; the tensor keeps its dtype and shape for inference. */
+static void drop_planned_inputs(lcv_model *m, int i, const int *readers) {
+    const lcv_node *n = &m->g->nodes[i];
+    uint32_t drops = m->plans[i].drops_inputs;
+    for (int k = 0; k < n->n_in && k < 32 && drops; k++) {
+        int v = n->in[k];
+        if (!(drops >> k & 1u) || v < 0) continue;
+        lcv_value *val = &m->g->values[v];
+        if (!constant_releasable(val, readers, v, 1) || !val->init->owns_data) continue;
+        free(val->init->data);
+        val->init->data = NULL;
+        val->init->capacity = 0;
+    }
+}
+
+/* Asks each node's op for a fast-kernel plan, given its constant inputs and inferred shapes.
+ * readers: per value, how many inputs of nodes run at run time name it. */
+static lcv_status make_plans(lcv_model *m, const int *readers, lcv_err *e) {
     const lcv_graph *g = m->g;
     for (int i = 0; i < g->n_nodes; i++) {
         const lcv_node *n = &g->nodes[i];
@@ -233,8 +256,22 @@ static lcv_status make_plans(lcv_model *m, lcv_err *e) {
         lcv_plan_ctx pc = {n, lcv_node_op_inputs(n), ins, n->n_out, outs, m->isa, e};
         lcv_status st = fn(&pc, &m->plans[i]);
         if (st != LCV_OK) return st;
+        /* At once, so the originals and the packed copies never all exist together. */
+        if (m->plans[i].exec) drop_planned_inputs(m, i, readers);
     }
     return LCV_OK;
+}
+
+/* Frees the constants no node reads at run time: originals the optimizer replaced (weights
+ * before BatchNorm folding), inputs of folded nodes. */
+static void drop_unread_constants(lcv_model *m, const int *readers) {
+    lcv_graph *g = m->g;
+    for (int v = 0; v < g->n_values; v++) {
+        lcv_value *val = &g->values[v];
+        if (!constant_releasable(val, readers, v, 0)) continue;
+        lcv_tensor_free(val->init);
+        val->init = NULL;
+    }
 }
 
 /* Infers every node in order (folding constant ones), into freshly sized per-node arrays. */
@@ -330,5 +367,15 @@ lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e) {
     for (int i = 0; i < g->n_outputs; i++) m->last_use[g->outputs[i]] = INT32_MAX;
     m->stats.node_count = nn;
     m->n_feeds = g->n_inputs;
-    return m->reference ? LCV_OK : make_plans(m, e);
+    int *readers = calloc((size_t)g->n_values + 1, sizeof *readers);
+    if (!readers) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing the model");
+    for (int i = 0; i < nn; i++)
+        for (int k = 0; k < g->nodes[i].n_in && !m->folded[i]; k++)
+            if (g->nodes[i].in[k] >= 0) readers[g->nodes[i].in[k]]++;
+    drop_unread_constants(m, readers);
+    st = m->reference ? LCV_OK : make_plans(m, readers, e);
+    free(readers);
+    if (st != LCV_OK) return st;
+    return lcv_model_plan_memory(m, &m->stats.peak_activation_bytes,
+                                 &m->stats.activation_bytes, e);
 }

@@ -43,16 +43,36 @@ static lcv_status keep_declared_outputs(lcv_model *m, lcv_err *e) {
     return LCV_OK;
 }
 
-static lcv_status load_bytes(lcv_model *m, const void *data, size_t size, const char *dir,
-                             uint64_t max_bytes, const lcv_model_params *p) {
+static void apply_params(lcv_model *m, const lcv_model_params *p) {
     m->optimize = p->optimize != 0;
     m->reference = p->reference_kernels != 0;
     m->isa = lcv_isa_choose(p->max_isa);
-    lcv_status st = lcv_onnx_import(data, size, dir, max_bytes, &m->g, &m->err);
-    if (st == LCV_OK) st = keep_declared_outputs(m, &m->err);
+}
+
+/* Everything after import: the file's bytes are gone by now (the graph holds copies), so
+ * the peak memory of a load is the larger of file + graph and graph + packed weights. */
+static lcv_status finish_load(lcv_model *m) {
+    lcv_status st = keep_declared_outputs(m, &m->err);
     if (st == LCV_OK) st = lcv_model_analyze(m, &m->err);
     if (st == LCV_OK) m->loaded = true;
     return st;
+}
+
+lcv_status lcv_model_from_graph(lcv_graph *g, const lcv_model_params *params, lcv_model **out) {
+    if (!out) {
+        lcv_graph_free(g);
+        return LCV_ERR_INVALID_ARG;
+    }
+    lcv_model *m = *out = model_alloc();
+    if (!m) {
+        lcv_graph_free(g);
+        return LCV_ERR_NOMEM;
+    }
+    lcv_model_params p = params ? *params : lcv_model_default_params();
+    apply_params(m, &p);
+    m->g = g;
+    if (!g) return lcv_fail(&m->err, LCV_ERR_INVALID_ARG, "graph is NULL");
+    return finish_load(m);
 }
 
 lcv_status lcv_model_load_buffer(const void *data, size_t size, const lcv_model_params *params,
@@ -66,7 +86,9 @@ lcv_status lcv_model_load_buffer(const void *data, size_t size, const lcv_model_
     if (size > max)
         return lcv_fail(&m->err, LCV_ERR_PARSE, "model buffer of %zu bytes exceeds the limit %llu",
                         size, (unsigned long long)max);
-    return load_bytes(m, data, size, p.external_data_dir, max, &p);
+    apply_params(m, &p);
+    lcv_status st = lcv_onnx_import(data, size, p.external_data_dir, max, &m->g, &m->err);
+    return st == LCV_OK ? finish_load(m) : st;
 }
 
 lcv_status lcv_model_load_file(const char *path, const lcv_model_params *params, lcv_model **out) {
@@ -95,9 +117,11 @@ lcv_status lcv_model_load_file(const char *path, const lcv_model_params *params,
         dir[len] = '\0';
         ext_dir = dir;
     }
-    st = load_bytes(m, data, size, ext_dir, max, &p);
+    apply_params(m, &p);
+    st = lcv_onnx_import(data, size, ext_dir, max, &m->g, &m->err);
     free(data);
     free(dir);
+    if (st == LCV_OK) st = finish_load(m);
     if (st != LCV_OK) lcv_err_prefix(&m->err, "%s", path);
     return st;
 }
@@ -112,6 +136,7 @@ const char *lcv_isa_name(lcv_isa isa) {
     case LCV_ISA_SCALAR: return "scalar";
     case LCV_ISA_AVX2: return "avx2";
     case LCV_ISA_AVX512: return "avx512";
+    case LCV_ISA_NEON: return "neon";
     }
     return "unknown";
 }

@@ -1,4 +1,5 @@
-/* model.h - internal layout of lcv_model and lcv_session, shared by the runtime's files. */
+/* model.h - internal layout of lcv_model, and the runtime's internal entry points shared by
+ * its files (and by tests that build models from graphs in memory). */
 #ifndef LCV_RUNTIME_MODEL_H
 #define LCV_RUNTIME_MODEL_H
 
@@ -23,9 +24,31 @@ struct lcv_model {
     lcv_value *declared;/* per graph output: its declared type (shallow copies; names borrowed) */
 };
 
+/* Outputs of at most this many elements computed only from constants and shapes (Shape ->
+ * Gather -> Concat feeding a Reshape) are evaluated while shapes are inferred, at load
+ * (analyze.c) and when a session re-plans (session.c). */
+#define LCV_SHAPE_DATA_MAX_ELEMS 64
+
 /* Static analysis after import (src/runtime/analyze.c): resolves ops, orders the graph, infers
  * shapes with the declared input shapes (dynamic dims taken as 1), folds constant nodes,
  * computes liveness and per-node MACs. */
 lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e);
+
+/* A model from a graph built in memory (tests): takes ownership of g, even on failure, and
+ * analyses it like a loaded file. *out as for lcv_model_load_buffer. */
+lcv_status lcv_model_from_graph(lcv_graph *g, const lcv_model_params *params, lcv_model **out);
+
+/* The activation memory a session plans for the declared input shapes (dynamic dims taken as
+ * 1), by the session's own shape pass and planner (session.c): arena size and the tensors'
+ * sizes summed, both -1 when the declared inputs leave shapes unknown. Fails only when memory
+ * runs out. */
+lcv_status lcv_model_plan_memory(const lcv_model *m, int64_t *arena_bytes, int64_t *total_bytes,
+                                 lcv_err *e);
+
+/* The memory plan of a session's last successful shapes (tests, tools): arena size, the arena
+ * tensors' sizes summed, and per slot the slot whose place it took in place (-1 none; owned
+ * by the session). Zeros / NULL before the first run. */
+void lcv_session_memory(const lcv_session *s, size_t *arena_bytes, size_t *total_bytes,
+                        const int **alias_of);
 
 #endif

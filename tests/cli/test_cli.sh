@@ -52,7 +52,7 @@ expect_fail() {
 # Global options and help.
 expect_ok '^leancv [0-9]+\.[0-9]+\.[0-9]+$' --version
 expect_ok 'usage: leancv <command>' help
-for c in info run bench eval; do
+for c in info run bench eval train; do
   expect_ok "usage: leancv $c" "$c" --help
   expect_ok "usage: leancv $c" help "$c"
 done
@@ -62,6 +62,8 @@ expect_ok 'image +float32 +\[batch,1,28,28\]' info "$model"
 expect_ok 'logits +float32 +\[batch,10\]' info "$model"
 expect_ok 'Conv +2 ' info "$model"
 expect_ok 'total MACs: 1117056' info "$model"
+expect_ok 'activations: .* peak' info "$model"
+expect_ok '"peak_activation_bytes":' info "$model" --json
 expect_ok 'parameters: 105866' info "$model"
 expect_ok '"shape":\["batch",1,28,28\]' info "$model" --json
 expect_ok '"ops":\{.*"Gemm":2' info "$model" --json

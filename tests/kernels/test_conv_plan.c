@@ -223,7 +223,8 @@ int main(void) {
     lcv_err err;
     lcv_scratch scr = {NULL, 0};
     CHECK(lcv_threadpool_create(2, &pool, &err) == LCV_OK);
-    for (int isa = LCV_ISA_SCALAR; isa <= (int)best; isa++) test_isa((lcv_isa)isa, pool, &scr);
+    for (lcv_isa isa = LCV_ISA_SCALAR; isa != LCV_ISA_AUTO; isa = lcv_isa_next(isa, best))
+        test_isa(isa, pool, &scr);
     test_no_plan();
     lcv_threadpool_free(pool);
     free(scr.data);

@@ -166,9 +166,9 @@ int main(void) {
     lcv_threadpool *pool = NULL;
     lcv_err err;
     CHECK(lcv_threadpool_create(2, &pool, &err) == LCV_OK);
-    for (int isa = LCV_ISA_SCALAR; isa <= (int)best; isa++) {
-        test_isa((lcv_isa)isa, pool);
-        test_edges((lcv_isa)isa);
+    for (lcv_isa isa = LCV_ISA_SCALAR; isa != LCV_ISA_AUTO; isa = lcv_isa_next(isa, best)) {
+        test_isa(isa, pool);
+        test_edges(isa);
     }
     lcv_threadpool_free(pool);
     return lcv_test_finish("kernels_dwconv");

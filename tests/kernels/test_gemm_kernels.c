@@ -2,6 +2,7 @@
  * for every ISA level this CPU runs: odd shapes around the tile sizes, packed and plain
  * operands, strided leading dims (with guard values that must stay untouched), every epilogue,
  * exact activation semantics, and bit-identical results for 1 and 2 threads. */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,6 +197,12 @@ static void test_act_exact(lcv_isa isa) {
             /* The sum starts at +0, so -0 comes out as +0 before the activation. */
             float want = lcv_act_f32(&f, 0.0f + xs[j]);
             bool same = (isnan(want) && isnan(c[j])) || memcmp(&want, &c[j], sizeof want) == 0;
+            /* The exp-based kinds run the vector kernels of f32-vact, which are within a few
+             * ulp of core/act.c (tests/kernels/test_vact.c); the rest are exact. */
+            bool exp_based = f.act == LCV_ACT_SIGMOID || f.act == LCV_ACT_SILU ||
+                             f.act == LCV_ACT_TANH;
+            if (!same && exp_based && isfinite(want))
+                same = fabsf(c[j] - want) <= 4 * FLT_EPSILON * fabsf(want) + 1e-37f;
             CHECK_MSG(same, "isa %s act %d x=%.9g: %.9g vs %.9g", lcv_isa_name(isa),
                       (int)f.act, xs[j], c[j], want);
         }
@@ -230,31 +237,31 @@ int main(void) {
     lcv_err e;
     CHECK(lcv_threadpool_create(2, &pool, &e) == LCV_OK);
     test_errors();
-    for (int isa = LCV_ISA_SCALAR; isa <= (int)best; isa++) {
-        printf("isa %s\n", lcv_isa_name((lcv_isa)isa));
-        test_act_exact((lcv_isa)isa);
+    for (lcv_isa isa = LCV_ISA_SCALAR; isa != LCV_ISA_AUTO; isa = lcv_isa_next(isa, best)) {
+        printf("isa %s\n", lcv_isa_name(isa));
+        test_act_exact(isa);
         /* Every shape 1..13 and the tile edges, then random odd shapes and a few large ones. */
         for (int64_t m = 1; m <= 13; m += 3)
             for (int64_t n = 1; n <= 35; n += 2) {
                 gcase g = random_case(1, 40);
                 g.m = m;
                 g.n = n;
-                check_case(&g, (lcv_isa)isa, pool);
+                check_case(&g, isa, pool);
             }
         for (int i = 0; i < 250; i++) {
             gcase g = random_case(1, 67);
-            check_case(&g, (lcv_isa)isa, i % 4 == 0 ? pool : NULL);
+            check_case(&g, isa, i % 4 == 0 ? pool : NULL);
         }
         for (int i = 0; i < 6; i++) {
             gcase g = random_case(100, 300);
             if (i == 0) g.k = 600; /* several K blocks */
-            check_case(&g, (lcv_isa)isa, pool);
+            check_case(&g, isa, pool);
         }
         gcase z = random_case(1, 20);
         z.k = 0;
         z.a_mode = 1;
         z.b_mode = 2;
-        check_case(&z, (lcv_isa)isa, pool);
+        check_case(&z, isa, pool);
     }
     lcv_threadpool_free(pool);
     return lcv_test_finish("test_gemm_kernels");

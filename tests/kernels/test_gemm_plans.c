@@ -56,7 +56,7 @@ static bool check_plan(optest *t, lcv_plan_fn plan_fn, int n_in, lcv_tensor **in
     CHECK(lcv_op_table[t->node->op].infer(&ic) == LCV_OK);
     const lcv_tensor *pout[1] = {yshape};
     lcv_plan_ctx pc = {t->node, n_op, pin, 1, pout, isa, &t->err};
-    lcv_plan plan = {NULL, NULL, NULL};
+    lcv_plan plan = {0};
     CHECK(plan_fn(&pc, &plan) == LCV_OK);
     bool planned = plan.exec != NULL;
     lcv_tensor *ref = NULL, *got = NULL;
@@ -230,10 +230,10 @@ int main(void) {
     lcv_threadpool *pool = NULL;
     lcv_err e;
     CHECK(lcv_threadpool_create(2, &pool, &e) == LCV_OK);
-    for (int isa = LCV_ISA_SCALAR; isa <= (int)best; isa++) {
-        printf("isa %s\n", lcv_isa_name((lcv_isa)isa));
-        for (int i = 0; i < 80; i++) test_gemm((lcv_isa)isa, i % 2 ? pool : NULL, i);
-        for (int i = 0; i < 60; i++) test_matmul((lcv_isa)isa, i % 2 ? pool : NULL, i);
+    for (lcv_isa isa = LCV_ISA_SCALAR; isa != LCV_ISA_AUTO; isa = lcv_isa_next(isa, best)) {
+        printf("isa %s\n", lcv_isa_name(isa));
+        for (int i = 0; i < 80; i++) test_gemm(isa, i % 2 ? pool : NULL, i);
+        for (int i = 0; i < 60; i++) test_matmul(isa, i % 2 ? pool : NULL, i);
     }
     lcv_threadpool_free(pool);
     return lcv_test_finish("test_gemm_plans");

@@ -17,7 +17,8 @@ static void help(void) {
            "  --top N                  nodes listed in the profile (default 20, 0 = all)\n"
            "  --json                   machine-readable output\n"
            "  --reference              run every op with its reference kernel (no fast plans)\n"
-           "  --isa scalar|avx2|avx512 highest instruction set the fast kernels may use\n"
+           "  --isa LEVEL              highest instruction set the fast kernels may use:\n"
+           "                           scalar, avx2, avx512 (x86-64) or neon (AArch64)\n"
            "  -i, --input [NAME=]FILE  use this input instead of random data\n\n%s",
            cli_image_help);
 }
@@ -193,8 +194,10 @@ int cmd_bench(int argc, char **argv) {
                 isa = LCV_ISA_AVX2;
             else if (strcmp(v, "avx512") == 0)
                 isa = LCV_ISA_AVX512;
+            else if (strcmp(v, "neon") == 0)
+                isa = LCV_ISA_NEON;
             else
-                return cli_fail(cmd, "--isa '%s' is not scalar, avx2 or avx512", v);
+                return cli_fail(cmd, "--isa '%s' is not scalar, avx2, avx512 or neon", v);
         } else if (strcmp(a, "--input") == 0 || strcmp(a, "-i") == 0) {
             if (!(v = cli_value(cmd, argc, argv, &i))) return 1;
             if (n_specs == CLI_MAX_INPUTS) return cli_fail(cmd, "too many --input options");

@@ -1,16 +1,14 @@
 /* cmd_eval.c - `leancv eval`: accuracy of a classifier on an MNIST-style IDX data set (images
- * idx3-ubyte, labels idx1-ubyte, gzip'd or plain: zlib reads both), in batches, with a
- * confusion matrix. Data is streamed batch by batch, so memory does not follow the file. */
+ * idx3-ubyte, labels idx1-ubyte, gzip'd or plain), in batches, with a confusion matrix. The
+ * data set and its batches come from leancv_data (lcv_dataset, lcv_loader in order, the next
+ * batch prepared on a background thread while the model runs). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
 #include "cli_util.h"
+#include "leancv_data.h"
 
-#define IDX_IMAGES_MAGIC 0x00000803u
-#define IDX_LABELS_MAGIC 0x00000801u
-#define MAX_SAMPLE_PIXELS (1u << 24)
 #define MAX_BATCH 4096
 #define MAX_MATRIX_CLASSES 1000
 
@@ -26,38 +24,6 @@ static void help(void) {
            "  --threads N               worker threads (default 1)\n"
            "  --scale S                 default 1/255\n"
            "  --mean M / --std S        default 0 / 1\n");
-}
-
-typedef struct idx_file {
-    gzFile gz;
-    uint32_t count, rows, cols;
-} idx_file;
-
-static bool read_u32(gzFile gz, uint32_t *v) {
-    unsigned char b[4];
-    if (gzread(gz, b, 4) != 4) return false;
-    *v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-    return true;
-}
-
-static int idx_open(const char *path, uint32_t magic, idx_file *f) {
-    memset(f, 0, sizeof *f);
-    f->gz = gzopen(path, "rb");
-    if (!f->gz) return cli_fail("eval", "cannot open '%s'", path);
-    uint32_t m = 0;
-    if (!read_u32(f->gz, &m) || m != magic)
-        return cli_fail("eval", "'%s' is not an IDX %s file (magic 0x%08x, expected 0x%08x)", path,
-                        magic == IDX_IMAGES_MAGIC ? "image" : "label", m, magic);
-    if (!read_u32(f->gz, &f->count)) return cli_fail("eval", "'%s': truncated header", path);
-    f->rows = f->cols = 1;
-    if (magic == IDX_IMAGES_MAGIC) {
-        if (!read_u32(f->gz, &f->rows) || !read_u32(f->gz, &f->cols))
-            return cli_fail("eval", "'%s': truncated header", path);
-        if (f->rows < 1 || f->cols < 1 || (uint64_t)f->rows * f->cols > MAX_SAMPLE_PIXELS)
-            return cli_fail("eval", "'%s': image size %u x %u is empty or too large", path,
-                            f->rows, f->cols);
-    }
-    return 0;
 }
 
 typedef struct eval_opts {
@@ -124,13 +90,13 @@ static int parse_args(int argc, char **argv, eval_opts *o, bool *done) {
 
 /* The batch tensor's shape from the model's first input: dim 0 is the batch, the rest must be
  * static and hold exactly one image. */
-static int input_shape(const lcv_model *m, const idx_file *img, long *batch, int *nd,
+static int input_shape(const lcv_model *m, const int64_t *img, long *batch, int *nd,
                        int64_t *dims) {
     lcv_dtype dt;
     *nd = lcv_model_input_info(m, 0, &dt, dims, NULL);
     if (*nd < 2 || dt != LCV_DTYPE_FLOAT32)
-        return cli_fail("eval", "model input '%s' must be float32 with a batch dim (got %s, rank %d)",
-                        lcv_model_input_name(m, 0), lcv_dtype_name(dt), *nd);
+        return cli_fail("eval", "model input '%s' must be float32 with a batch dim (got %s, "
+                        "rank %d)", lcv_model_input_name(m, 0), lcv_dtype_name(dt), *nd);
     int64_t per = 1;
     for (int k = 1; k < *nd; k++) {
         if (dims[k] < 0)
@@ -138,9 +104,10 @@ static int input_shape(const lcv_model *m, const idx_file *img, long *batch, int
                             lcv_model_input_name(m, 0), k);
         per *= dims[k];
     }
-    if (per != (int64_t)img->rows * img->cols)
+    if (per != img[0] * img[1] * img[2])
         return cli_fail("eval", "model input '%s' holds %lld values per image, the data set has "
-                        "%u x %u", lcv_model_input_name(m, 0), (long long)per, img->rows, img->cols);
+                        "%lld x %lld", lcv_model_input_name(m, 0), (long long)per,
+                        (long long)img[1], (long long)img[2]);
     if (dims[0] > 0) *batch = (long)dims[0];
     return 0;
 }
@@ -156,14 +123,27 @@ static void print_matrix(const int64_t *cm, int classes) {
     }
 }
 
-static int evaluate(const eval_opts *o, lcv_model *m, idx_file *img, idx_file *lab) {
+/* Tallies one batch of outputs y [b, classes] against the labels of its first `real` rows. */
+static void tally(const float *y, const int64_t *labels, long real, int classes, int64_t *cm,
+                  uint64_t *correct) {
+    for (long r = 0; r < real; r++) {
+        int arg = 0;
+        for (int k = 1; k < classes; k++)
+            if (y[r * classes + k] > y[r * classes + arg]) arg = k;
+        *correct += arg == labels[r];
+        if (labels[r] >= 0 && labels[r] < classes) cm[(size_t)labels[r] * classes + arg]++;
+    }
+}
+
+static int evaluate(const eval_opts *o, lcv_model *m, const lcv_dataset *ds) {
     const char *cmd = "eval";
     long batch = o->batch;
     int nd;
-    int64_t dims[LCV_MAX_DIMS];
+    int64_t dims[LCV_MAX_DIMS], img[3];
+    lcv_dataset_shape(ds, img);
     int rc = input_shape(m, img, &batch, &nd, dims);
     if (rc) return rc;
-    size_t per = (size_t)img->rows * img->cols;
+    size_t per = (size_t)(img[0] * img[1] * img[2]);
     /* Keep a batch's pixels under 256 MiB whatever the image size. */
     if ((uint64_t)batch * per > ((uint64_t)1 << 28)) {
         if (dims[0] > 0)
@@ -171,36 +151,44 @@ static int evaluate(const eval_opts *o, lcv_model *m, idx_file *img, idx_file *l
         batch = (long)(((uint64_t)1 << 28) / per);
         if (batch < 1) batch = 1;
     }
-    uint64_t total = img->count < lab->count ? img->count : lab->count;
-    if (o->limit > 0 && (uint64_t)o->limit < total) total = (uint64_t)o->limit;
-    unsigned char *pix = malloc((size_t)batch * per), *labels = malloc((size_t)batch);
+    /* The loader normalises: (pixel * scale - mean) / std, in order, without augmentation. */
+    lcv_loader_params lp = lcv_loader_default_params();
+    lp.batch = (int)batch;
+    for (int c = 0; c < 3; c++) {
+        lp.mean[c] = o->mean;
+        lp.std[c] = o->std;
+    }
+    char err[512] = "";
+    lcv_loader *ld = NULL;
     lcv_session *s = NULL;
     lcv_session_params sp = lcv_session_default_params();
     sp.threads = (int)o->threads;
     int64_t *cm = NULL;
     int classes = 0;
     uint64_t done = 0, correct = 0;
-    if (!pix || !labels) rc = cli_fail(cmd, "out of memory");
-    if (!rc && lcv_session_create(m, &sp, &s) != LCV_OK) rc = cli_fail(cmd, "cannot create a session");
+    if (lcv_loader_create(ds, &lp, &ld, err, sizeof err) != LCV_OK ||
+        lcv_loader_start_epoch(ld, 0) != LCV_OK)
+        rc = cli_fail(cmd, "%s", err);
+    if (!rc && lcv_session_create(m, &sp, &s) != LCV_OK)
+        rc = cli_fail(cmd, "cannot create a session");
     bool fixed = dims[0] > 0;
     double t0 = cli_now();
-    while (!rc && done < total) {
-        long b = (long)(total - done < (uint64_t)batch ? total - done : (uint64_t)batch);
-        if (fixed) b = batch; /* fixed batch: the tail is padded below */
-        long real = (long)(total - done < (uint64_t)b ? total - done : (uint64_t)b);
-        if (gzread(img->gz, pix, (unsigned)(real * (long)per)) != (int)(real * (long)per) ||
-            gzread(lab->gz, labels, (unsigned)real) != (int)real) {
-            rc = cli_fail(cmd, "data set ends early after %llu images", (unsigned long long)done);
+    while (!rc) {
+        const lcv_tensor *bimg = NULL, *blab = NULL;
+        if (lcv_loader_next(ld, &bimg, &blab, err, sizeof err) != LCV_OK) {
+            rc = cli_fail(cmd, "%s", err);
             break;
         }
+        if (!bimg) break;
+        long real = (long)lcv_tensor_dim(bimg, 0);
+        long b = fixed ? batch : real; /* fixed batch: the tail is zero-padded */
         dims[0] = b;
         lcv_tensor *t = NULL;
         if (lcv_tensor_create(LCV_DTYPE_FLOAT32, nd, dims, &t) != LCV_OK) {
             rc = cli_fail(cmd, "cannot allocate a batch of %ld", b);
             break;
         }
-        float *x = lcv_tensor_data(t);
-        for (size_t k = 0; k < (size_t)real * per; k++) x[k] = (pix[k] * o->scale - o->mean) / o->std;
+        memcpy(lcv_tensor_data(t), lcv_tensor_cdata(bimg), (size_t)real * per * sizeof(float));
         const char *name = lcv_model_input_name(m, 0);
         const lcv_tensor *tin = t;
         if (lcv_session_run(s, 1, &name, &tin) != LCV_OK)
@@ -224,20 +212,13 @@ static int evaluate(const eval_opts *o, lcv_model *m, idx_file *img, idx_file *l
                 break;
             }
         }
-        const float *y = lcv_tensor_cdata(out);
-        for (long r = 0; r < real; r++) {
-            int arg = 0;
-            for (int k = 1; k < classes; k++)
-                if (y[r * classes + k] > y[r * classes + arg]) arg = k;
-            correct += arg == labels[r];
-            if (labels[r] < classes) cm[(size_t)labels[r] * classes + arg]++;
-        }
+        tally(lcv_tensor_cdata(out), lcv_tensor_cdata(blab), real, classes, cm, &correct);
         done += (uint64_t)real;
     }
     double secs = cli_now() - t0;
     if (!rc && done > 0) {
-        printf("model: %s\ndata: %s (%llu images, %u x %u)\n", o->model, o->images,
-               (unsigned long long)done, img->rows, img->cols);
+        printf("model: %s\ndata: %s (%llu images, %lld x %lld)\n", o->model, o->images,
+               (unsigned long long)done, (long long)img[1], (long long)img[2]);
         printf("accuracy: %.2f%% (%llu / %llu)\n", 100.0 * (double)correct / (double)done,
                (unsigned long long)correct, (unsigned long long)done);
         printf("time: %.3f s (%.0f images/s, batch %ld, %ld thread%s)\n", secs,
@@ -248,8 +229,7 @@ static int evaluate(const eval_opts *o, lcv_model *m, idx_file *img, idx_file *l
         rc = cli_fail(cmd, "the data set is empty");
     }
     free(cm);
-    free(pix);
-    free(labels);
+    lcv_loader_free(ld);
     lcv_session_free(s);
     return rc;
 }
@@ -259,17 +239,18 @@ int cmd_eval(int argc, char **argv) {
     bool done;
     int rc = parse_args(argc, argv, &o, &done);
     if (rc || done) return rc;
-    idx_file img, lab;
-    memset(&lab, 0, sizeof lab);
-    rc = idx_open(o.images, IDX_IMAGES_MAGIC, &img);
-    if (!rc) rc = idx_open(o.labels, IDX_LABELS_MAGIC, &lab);
-    if (!rc && img.count != lab.count)
-        rc = cli_fail("eval", "%u images but %u labels", img.count, lab.count);
-    lcv_model *m = rc ? NULL : cli_load_model("eval", o.model);
-    if (!rc && !m) rc = 1;
-    if (!rc) rc = evaluate(&o, m, &img, &lab);
+    /* --data was checked to be idx:IMAGES,LABELS; the data set reader validates the files. */
+    char spec[sizeof o.data + 8], err[512] = "";
+    snprintf(spec, sizeof spec, "idx:%s,%s", o.images, o.labels);
+    lcv_dataset_params dp = lcv_dataset_default_params();
+    dp.scale = o.scale;
+    dp.limit = o.limit;
+    lcv_dataset *ds = NULL;
+    if (lcv_dataset_open(spec, &dp, &ds, err, sizeof err) != LCV_OK)
+        return cli_fail("eval", "%s", err);
+    lcv_model *m = cli_load_model("eval", o.model);
+    rc = m ? evaluate(&o, m, ds) : 1;
     lcv_model_free(m);
-    if (img.gz) gzclose(img.gz);
-    if (lab.gz) gzclose(lab.gz);
+    lcv_dataset_free(ds);
     return rc;
 }

@@ -1,7 +1,7 @@
 /* cmd_info.c - `leancv info MODEL [--json] [--optimized]`: what a model takes and gives
- * (dynamic dims by name), its op histogram, size (parameters, weight bytes) and cost (MACs per
- * layer, total), as text or JSON; the graph as in the file, or as the optimizer leaves it
- * (with fused activations and residual adds shown on their nodes). */
+ * (dynamic dims by name), its op histogram, size (parameters, weight bytes, planned activation
+ * memory) and cost (MACs per layer, total), as text or JSON; the graph as in the file, or as
+ * the optimizer leaves it (with fused activations and residual adds shown on their nodes). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +11,9 @@
 static const char *const HELP =
     "usage: leancv info MODEL [--json] [--optimized]\n\n"
     "Describes an ONNX model: inputs and outputs with dtypes and shapes (dynamic dims by name),\n"
-    "op histogram, parameter count, weight bytes and multiply-accumulates (MACs) per layer and in\n"
-    "total, computed with dynamic dims taken as 1.\n\n"
+    "op histogram, parameter count, weight bytes, activation memory (the arena a session plans:\n"
+    "peak, and the sum of all tensors without reuse) and multiply-accumulates (MACs) per layer\n"
+    "and in total, computed with dynamic dims taken as 1.\n\n"
     "  --json        machine-readable output\n"
     "  --optimized   show the graph after the optimizer's passes (as it runs): fused\n"
     "                activations and residual adds appear on their node, e.g. Conv+Add+Relu\n";
@@ -125,6 +126,14 @@ static void print_text(const char *path, const lcv_model *m, const lcv_model_sta
         snprintf(c, sizeof c, "unknown");
     printf("nodes: %lld   parameters: %lld (%s)   weights: %s   MACs: %s\n",
            (long long)st->node_count, (long long)st->param_count, a, b, c);
+    if (st->peak_activation_bytes >= 0) {
+        human((double)st->peak_activation_bytes, "B", a, sizeof a);
+        human((double)st->activation_bytes, "B", c, sizeof c);
+        printf("activations: %s peak (%lld bytes; %s without reuse)\n", a,
+               (long long)st->peak_activation_bytes, c);
+    } else {
+        printf("activations: unknown (the declared inputs leave shapes open)\n");
+    }
     printf("\nop histogram:\n  %-20s %6s %14s\n", "op", "count", "MACs");
     for (int k = 0; k < n_ops; k++)
         printf("  %-20s %6lld %14lld\n", ops[k].op, (long long)ops[k].count,
@@ -161,6 +170,8 @@ static void print_json(const char *path, const lcv_model *m, const lcv_model_sta
     printf("],\"node_count\":%lld,\"param_count\":%lld,\"weight_bytes\":%lld,\"macs\":%lld",
            (long long)st->node_count, (long long)st->param_count, (long long)st->weight_bytes,
            (long long)st->macs);
+    printf(",\"peak_activation_bytes\":%lld,\"activation_bytes\":%lld",
+           (long long)st->peak_activation_bytes, (long long)st->activation_bytes);
     printf(",\"ops\":{");
     for (int k = 0; k < n_ops; k++) {
         if (k) putchar(',');

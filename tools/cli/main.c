@@ -16,6 +16,7 @@ static const command COMMANDS[] = {
     {"run", cmd_run, "run a model on .npy or image inputs, save outputs, print top-k"},
     {"bench", cmd_bench, "measure latency and a per-op time profile"},
     {"eval", cmd_eval, "classification accuracy on an MNIST-style IDX data set"},
+    {"train", cmd_train, "train a classifier on a labelled data set, with checkpoints"},
 };
 
 static void usage(FILE *f) {

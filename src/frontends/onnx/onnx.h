@@ -22,4 +22,17 @@ lcv_status lcv_onnx_import(const void *data, size_t size, const char *external_d
 lcv_status lcv_onnx_parse_tensor(const void *data, size_t size, lcv_tensor **out, char **name,
                                  lcv_err *e);
 
+/* Serializes g as an ONNX ModelProto (onnx_write.c): IR version, opset imports, producer
+ * "leancv", nodes in graph order with every attribute the importer keeps, initializers as
+ * raw little-endian data, and graph inputs, outputs and typed intermediate values with their
+ * dtype and shape as the graph holds them (dynamic dims as dim_param when named). Nodes with
+ * a fused epilogue (node->fused) are written as the op followed by its Add and activation
+ * nodes. opset: the default-domain opset version to declare, or 0 to keep the graph's. The
+ * IR version is the graph's (raised to what opset needs) or, when the graph has none, the one
+ * that came with opset. Graph, sparse-tensor and type attributes (whose values the importer
+ * drops) are refused with LCV_ERR_UNSUPPORTED, as are models past protobuf's 2 GiB.
+ * g: borrowed. *data: caller frees with free(); *size: its byte length. Thread-safe. */
+lcv_status lcv_onnx_write_graph(const lcv_graph *g, int opset, void **data, size_t *size,
+                                lcv_err *e);
+
 #endif /* LCV_ONNX_H */

@@ -70,8 +70,11 @@ static void dw_plane_generic(const lcv_dwconv_geom *g, const float *x, const flo
 lcv_dwconv_plane_fn lcv_dwconv_select(lcv_isa isa, const lcv_dwconv_geom *g) {
     lcv_dwconv_plane_fn fn = NULL;
 #if defined(__x86_64__)
-    if (isa >= LCV_ISA_AVX512) fn = lcv_dwconv_select_avx512(g);
-    if (!fn && isa >= LCV_ISA_AVX2) fn = lcv_dwconv_select_avx2(g);
+    /* Exact matches: LCV_ISA_NEON is numerically above AVX512 but means scalar here. */
+    if (isa == LCV_ISA_AVX512) fn = lcv_dwconv_select_avx512(g);
+    if (!fn && (isa == LCV_ISA_AVX512 || isa == LCV_ISA_AVX2)) fn = lcv_dwconv_select_avx2(g);
+#elif defined(__aarch64__)
+    if (isa == LCV_ISA_NEON) fn = lcv_dwconv_select_neon(g);
 #else
     (void)isa;
 #endif

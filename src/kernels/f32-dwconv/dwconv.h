@@ -58,5 +58,8 @@ void lcv_dwconv_interior_cols(const lcv_dwconv_geom *g, int64_t *lo, int64_t *hi
 lcv_dwconv_plane_fn lcv_dwconv_select_avx2(const lcv_dwconv_geom *g);
 lcv_dwconv_plane_fn lcv_dwconv_select_avx512(const lcv_dwconv_geom *g);
 #endif
+#if defined(__aarch64__)
+lcv_dwconv_plane_fn lcv_dwconv_select_neon(const lcv_dwconv_geom *g);
+#endif
 
 #endif /* LCV_DWCONV_H */

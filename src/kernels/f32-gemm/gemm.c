@@ -27,6 +27,12 @@ static gemm_kernel gemm_kernel_for(lcv_isa isa) {
         k.nr = LCV_GEMM_NR_AVX512;
         k.tile = lcv_gemm_tile_avx512;
     }
+#elif defined(__aarch64__)
+    if (isa == LCV_ISA_NEON || isa == LCV_ISA_AUTO) {
+        k.mr = LCV_GEMM_MR_NEON;
+        k.nr = LCV_GEMM_NR_NEON;
+        k.tile = lcv_gemm_tile_neon;
+    }
 #else
     (void)isa;
 #endif

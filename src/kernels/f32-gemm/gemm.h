@@ -1,5 +1,5 @@
 /* gemm.h - packed fp32 GEMM: C[M,N] = A[M,K] * B[K,N] (+ bias, + residual, activation), with
- * per-ISA microkernels (scalar, AVX2+FMA, AVX-512) chosen from an lcv_isa at call time.
+ * per-ISA microkernels (scalar, AVX2+FMA, AVX-512, NEON) chosen from an lcv_isa at call time.
  * A constant operand is packed once (lcv_gemm_pack_a / lcv_gemm_pack_b, layout depends on the
  * ISA); the other operand is read in place, so the compute call needs no scratch memory and
  * never allocates. Results do not depend on the thread count (each output sums k in order). */
@@ -35,7 +35,7 @@ typedef struct lcv_gemm_act {
 lcv_gemm_act lcv_gemm_act_resolve(const lcv_fused *f);
 
 /* Microkernel tile of an ISA: rows of A (mr) and columns of B (nr) per register block.
- * isa must be concrete (not LCV_ISA_AUTO); on non-x86 builds every ISA maps to scalar. */
+ * isa must be concrete (not LCV_ISA_AUTO); a level of another architecture maps to scalar. */
 void lcv_gemm_tile_dims(lcv_isa isa, int *mr, int *nr);
 
 /* Bytes needed to pack A [M, K] (resp. B [K, N]) for isa; 0 when m, n or k < 1 or the size
@@ -68,7 +68,8 @@ typedef struct lcv_gemm_operand {
 typedef struct lcv_gemm_epilogue {
     const float *bias;      /* bias[i] per row (M values) or bias[j] per column (N values) */
     bool bias_per_col;      /* false: per row (conv: one per output channel); true: per column */
-    const float *residual;  /* element (i, j) at residual[i * ld_residual + j]; may equal C */
+    const float *residual;  /* element (i, j) at residual[i * ld_residual + j]; must not alias C
+                             * (C holds partial sums before the last K block adds it) */
     int64_t ld_residual;
     const lcv_fused *act;   /* only act/alpha/beta are used; NULL = none */
 } lcv_gemm_epilogue;

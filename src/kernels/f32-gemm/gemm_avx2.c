@@ -3,6 +3,7 @@
  * loads and stores so nothing outside the matrices is touched. The epilogue (bias, residual,
  * activation) runs on the registers before the single store. */
 #include "gemm_internal.h"
+#include "../../kernels/f32-vact/vact.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -116,7 +117,7 @@ T256 INL void tile256(const lcv_gemm_tile *t, const int R, const int V, const bo
                 _mm256_maskstore_ps(c + r * ldc + 8 * v, mk[v], acc[r][v]);
         }
     if (t->epi && t->act.kind == LCV_GEMM_ACT_OTHER)
-        for (int r = 0; r < R; r++) lcv_act_apply_f32(t->act.fused, c + r * ldc, t->nr);
+        for (int r = 0; r < R; r++) lcv_vact_apply(LCV_ISA_AVX2, t->act.fused, c + r * ldc, t->nr);
 }
 
 #define LCV_TILE256_CASE(R)                                                                      \

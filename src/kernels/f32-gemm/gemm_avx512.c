@@ -3,6 +3,7 @@
  * remainders cost no wasted FMAs. The epilogue (bias, residual, activation) runs on the
  * registers before the single store. */
 #include "gemm_internal.h"
+#include "../../kernels/f32-vact/vact.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -110,7 +111,8 @@ T512 INL void tile512(const lcv_gemm_tile *t, const int R, const int V) {
 #pragma GCC unroll 4
         for (int v = 0; v < V; v++) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, mk[v], acc[r][v]);
     if (t->epi && t->act.kind == LCV_GEMM_ACT_OTHER)
-        for (int r = 0; r < R; r++) lcv_act_apply_f32(t->act.fused, c + r * ldc, t->nr);
+        for (int r = 0; r < R; r++)
+            lcv_vact_apply(LCV_ISA_AVX512, t->act.fused, c + r * ldc, t->nr);
 }
 
 #define LCV_TILE512_CASE(R)                                                                      \

@@ -13,6 +13,8 @@
 #define LCV_GEMM_NR_AVX2 16
 #define LCV_GEMM_MR_AVX512 12
 #define LCV_GEMM_NR_AVX512 32
+#define LCV_GEMM_MR_NEON 8
+#define LCV_GEMM_NR_NEON 12
 #define LCV_GEMM_MR_MAX 12
 
 /* K block: an A panel (MR x KC) stays in L1 while it meets every B panel of a block. */
@@ -41,6 +43,9 @@ void lcv_gemm_tile_scalar(const lcv_gemm_tile *t);
 #if defined(__x86_64__)
 void lcv_gemm_tile_avx2(const lcv_gemm_tile *t);
 void lcv_gemm_tile_avx512(const lcv_gemm_tile *t);
+#endif
+#if defined(__aarch64__)
+void lcv_gemm_tile_neon(const lcv_gemm_tile *t);
 #endif
 
 #endif

@@ -1,7 +1,8 @@
-/* gemm_scalar.c - the portable GEMM microkernel (any CPU; the only path off x86): a 4 x 16
- * register tile in plain C that compilers can auto-vectorise for the baseline ISA. Each output
- * sums k in increasing order, continuing from C on later K blocks. */
+/* gemm_scalar.c - the portable GEMM microkernel (any CPU; the only path on CPUs with no SIMD
+ * kernel): a 4 x 16 register tile in plain C that compilers can auto-vectorise for the baseline
+ * ISA. Each output sums k in increasing order, continuing from C on later K blocks. */
 #include "gemm_internal.h"
+#include "../../kernels/f32-vact/vact.h"
 
 #define MR LCV_GEMM_MR_SCALAR
 #define NR LCV_GEMM_NR_SCALAR
@@ -53,6 +54,6 @@ void lcv_gemm_tile_scalar(const lcv_gemm_tile *t) {
             cr[j] = v;
         }
         if (t->epi && t->act.kind == LCV_GEMM_ACT_OTHER)
-            lcv_act_apply_f32(t->act.fused, cr, nr);
+            lcv_vact_apply(LCV_ISA_SCALAR, t->act.fused, cr, nr);
     }
 }

@@ -1,0 +1,500 @@
+/* conv_grad.c - the backward of Conv (dX, dW, dB) and the convolution engine it shares with
+ * ConvTranspose's backward (conv_grad.h). Convolutions with real per-group matrices go through
+ * the packed GEMM: dW[g] = dY[g] * col(X[g])^T and dX[g] = col2im(W[g]^T * dY[g]), the column
+ * matrix built tile by tile (rows of the outer output dim) in scratch; 1x1 stride-1 unpadded
+ * convolutions read X in place. Depthwise-like ones (tiny groups) run direct loops. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels/f32-gemm/gemm.h"
+#include "conv_grad.h"
+
+/* Column tiles hold about this many floats (1 MiB), so im2col's output is still in L2 when
+ * the GEMM reads it. */
+#define CONV_COL_FLOATS ((int64_t)1 << 18)
+/* Groups whose c_g * m_g is at most this run the direct loops: their GEMMs would be slivers. */
+#define CONV_DIRECT_MAX 4
+
+/* The geometry of one engine call with its derived strides and tiling. */
+typedef struct conv_run {
+    const lcv_convg *g;
+    int64_t ostr[LCV_MAX_DIMS], istr[LCV_MAX_DIMS];
+    int64_t kdim;      /* c_g * k_size: rows of the column matrix */
+    int64_t tile_rows; /* outer-dim rows of y per column tile */
+    bool pointwise;    /* 1x1, stride 1, no pad, in == out: x is its own column matrix */
+    bool direct;
+} conv_run;
+
+static void conv_run_init(conv_run *r, const lcv_convg *g) {
+    const lcv_window *w = &g->w;
+    r->g = g;
+    lcv_shape_strides(w->nsp, w->out, r->ostr);
+    lcv_shape_strides(w->nsp, w->in, r->istr);
+    r->kdim = g->c_g * g->k_size;
+    /* written so that kdim * row length cannot overflow */
+    r->tile_rows = r->ostr[0] >= CONV_COL_FLOATS / r->kdim
+                       ? 1
+                       : CONV_COL_FLOATS / (r->kdim * r->ostr[0]);
+    if (r->tile_rows > w->out[0]) r->tile_rows = w->out[0];
+    r->pointwise = g->k_size == 1;
+    for (int d = 0; d < w->nsp; d++)
+        if (w->stride[d] != 1 || w->pad_begin[d] != 0 || w->in[d] != w->out[d])
+            r->pointwise = false;
+    r->direct = g->c_g * g->m_g <= CONV_DIRECT_MAX;
+}
+
+/* ---- walking the positions a tap reads ------------------------------------------------- */
+
+/* For one kernel tap and the y rows [t0, t1) of the outer dim: the runs of y positions along
+ * the last dim whose x position lies inside x. Each run is n positions starting at y offset
+ * yo (relative to the tile's first position) that read x at xo, xo + s, ... */
+typedef struct tap_iter {
+    int last;                      /* the run dim (nsp - 1) */
+    int64_t lo[LCV_MAX_DIMS], hi[LCV_MAX_DIMS], o[LCV_MAX_DIMS];
+    int64_t ystep[LCV_MAX_DIMS], xstep[LCV_MAX_DIMS]; /* offsets of one step along dim d */
+    int64_t cy, cx;                /* offsets of the current run */
+    bool more;
+    int64_t yo, xo, n, s;
+} tap_iter;
+
+static void tap_iter_init(tap_iter *it, const conv_run *r, int64_t tap, int64_t t0, int64_t t1) {
+    const lcv_window *w = &r->g->w;
+    int64_t k[LCV_MAX_DIMS];
+    it->last = w->nsp - 1;
+    it->more = true;
+    it->s = w->stride[it->last];
+    for (int d = it->last; d >= 0; d--) {
+        k[d] = tap % w->kernel[d];
+        tap /= w->kernel[d];
+    }
+    it->cy = -t0 * r->ostr[0];
+    it->cx = 0;
+    for (int d = 0; d <= it->last; d++) {
+        /* y positions o with o * stride + k * dilation - pad_begin inside [0, in) */
+        int64_t off = k[d] * w->dilation[d] - w->pad_begin[d];
+        int64_t lo = lcv_ceil_div(-off, w->stride[d]);
+        int64_t hi = lcv_floor_div(w->in[d] - 1 - off, w->stride[d]) + 1;
+        int64_t a = d == 0 ? t0 : 0, b = d == 0 ? t1 : w->out[d];
+        it->lo[d] = lo > a ? lo : a;
+        it->hi[d] = hi < b ? hi : b;
+        if (it->lo[d] >= it->hi[d]) it->more = false;
+        it->o[d] = it->lo[d];
+        it->ystep[d] = r->ostr[d];
+        it->xstep[d] = w->stride[d] * r->istr[d];
+        it->cy += it->lo[d] * r->ostr[d];
+        it->cx += (it->lo[d] * w->stride[d] + off) * r->istr[d];
+    }
+}
+
+/* The next run (yo, xo, n), walking the outer dims like an odometer; false when done. */
+static inline bool tap_iter_next(tap_iter *it) {
+    if (!it->more) return false;
+    it->yo = it->cy;
+    it->xo = it->cx;
+    it->n = it->hi[it->last] - it->lo[it->last];
+    int d = it->last - 1;
+    for (; d >= 0; d--) {
+        it->cy += it->ystep[d];
+        it->cx += it->xstep[d];
+        if (++it->o[d] < it->hi[d]) break;
+        int64_t span = it->hi[d] - it->lo[d];
+        it->cy -= span * it->ystep[d];
+        it->cx -= span * it->xstep[d];
+        it->o[d] = it->lo[d];
+    }
+    if (d < 0) it->more = false;
+    return true;
+}
+
+/* ---- column matrices ------------------------------------------------------------------- */
+
+typedef struct col_task {
+    const conv_run *r;
+    int64_t t0, t1, nt; /* y rows of the tile and its positions */
+    const float *x;     /* im2col: the group's first x channel */
+    float *col;         /* [kdim, nt] */
+    float *dx;          /* col2im: the group's first dx channel */
+} col_task;
+
+/* Rows [begin, end) of the column matrix: row (ci, tap) holds x[ci] at each position's tap. */
+static void im2col_rows(void *ctx, int64_t begin, int64_t end, int thread) {
+    const col_task *t = ctx;
+    const conv_run *r = t->r;
+    (void)thread;
+    for (int64_t row = begin; row < end; row++) {
+        int64_t ci = row / r->g->k_size, tap = row % r->g->k_size;
+        const float *xp = t->x + ci * r->g->in_size;
+        float *dst = t->col + row * t->nt;
+        /* Runs come in increasing y order: zero only the gaps between them. */
+        int64_t filled = 0;
+        tap_iter it;
+        tap_iter_init(&it, r, tap, t->t0, t->t1);
+        while (tap_iter_next(&it)) {
+            if (it.yo > filled) memset(dst + filled, 0, sizeof(float) * (size_t)(it.yo - filled));
+            float *restrict d = dst + it.yo;
+            const float *restrict s = xp + it.xo;
+            if (it.s == 1) {
+                memcpy(d, s, sizeof(float) * (size_t)it.n);
+            } else {
+                for (int64_t j = 0; j < it.n; j++) d[j] = s[j * it.s];
+            }
+            filled = it.yo + it.n;
+        }
+        if (t->nt > filled) memset(dst + filled, 0, sizeof(float) * (size_t)(t->nt - filled));
+    }
+}
+
+/* Adds the column matrix back into dx for channels [begin, end): each channel's taps in order,
+ * so a channel's sums never depend on the thread split. */
+static void col2im_channels(void *ctx, int64_t begin, int64_t end, int thread) {
+    const col_task *t = ctx;
+    const conv_run *r = t->r;
+    (void)thread;
+    for (int64_t ci = begin; ci < end; ci++) {
+        float *dxp = t->dx + ci * r->g->in_size;
+        for (int64_t tap = 0; tap < r->g->k_size; tap++) {
+            const float *src = t->col + (ci * r->g->k_size + tap) * t->nt;
+            tap_iter it;
+            tap_iter_init(&it, r, tap, t->t0, t->t1);
+            while (tap_iter_next(&it)) {
+                float *restrict d = dxp + it.xo;
+                const float *restrict s = src + it.yo;
+                if (it.s == 1) {
+                    for (int64_t j = 0; j < it.n; j++) d[j] += s[j];
+                } else {
+                    for (int64_t j = 0; j < it.n; j++) d[j * it.s] += s[j];
+                }
+            }
+        }
+    }
+}
+
+static void run_im2col(lcv_gradctx *c, const conv_run *r, col_task *t) {
+    int64_t grain = 8192 / t->nt;
+    lcv_threadpool_parallel_for(c->pool, r->kdim, grain < 1 ? 1 : grain, im2col_rows, t);
+}
+
+static void run_col2im(lcv_gradctx *c, const conv_run *r, col_task *t) {
+    int64_t grain = 8192 / (t->nt * r->g->k_size);
+    lcv_threadpool_parallel_for(c->pool, r->g->c_g, grain < 1 ? 1 : grain, col2im_channels, t);
+}
+
+/* ---- direct loops for tiny groups -------------------------------------------------------- */
+
+typedef enum direct_mode { DIRECT_FORWARD, DIRECT_ADJOINT, DIRECT_WEIGHT } direct_mode;
+
+typedef struct direct_task {
+    const conv_run *r;
+    direct_mode mode;
+    const float *x, *wt, *dy; /* forward: x, wt -> out (y); adjoint: wt, dy -> out (dx); */
+    float *out;               /* weight: x, dy -> out (dw) */
+} direct_task;
+
+/* y[mo] = sum over ci, taps of w * x[ci]: one y plane from one x plane, tap by tap. */
+static void direct_forward_plane(const conv_run *r, const float *wk, const float *x, float *y) {
+    for (int64_t tap = 0; tap < r->g->k_size; tap++) {
+        float wv = wk[tap];
+        tap_iter it;
+        tap_iter_init(&it, r, tap, 0, r->g->w.out[0]);
+        while (tap_iter_next(&it)) {
+            float *restrict d = y + it.yo;
+            const float *restrict s = x + it.xo;
+            for (int64_t j = 0; j < it.n; j++) d[j] += wv * s[j * it.s];
+        }
+    }
+}
+
+static void direct_adjoint_plane(const conv_run *r, const float *wk, const float *dy,
+                                 float *dx) {
+    for (int64_t tap = 0; tap < r->g->k_size; tap++) {
+        float wv = wk[tap];
+        tap_iter it;
+        tap_iter_init(&it, r, tap, 0, r->g->w.out[0]);
+        while (tap_iter_next(&it)) {
+            float *restrict d = dx + it.xo;
+            const float *restrict s = dy + it.yo;
+            for (int64_t j = 0; j < it.n; j++) d[j * it.s] += wv * s[j];
+        }
+    }
+}
+
+/* One group, every batch entry: the group's y (or dx) planes and its weights (dw) are only
+ * touched here, in a fixed order. */
+static void direct_groups(void *ctx, int64_t begin, int64_t end, int thread) {
+    const direct_task *t = ctx;
+    const conv_run *r = t->r;
+    const lcv_convg *g = r->g;
+    int64_t ks = g->k_size;
+    (void)thread;
+    for (int64_t gi = begin; gi < end; gi++) {
+        if (t->mode == DIRECT_WEIGHT) {
+            for (int64_t mo = gi * g->m_g; mo < (gi + 1) * g->m_g; mo++)
+                for (int64_t ci = 0; ci < g->c_g; ci++)
+                    for (int64_t tap = 0; tap < ks; tap++) {
+                        double acc = 0.0;
+                        for (int64_t n = 0; n < g->batch; n++) {
+                            const float *xp = t->x + (n * g->c + gi * g->c_g + ci) * g->in_size;
+                            const float *dyp = t->dy + (n * g->m + mo) * g->out_size;
+                            tap_iter it;
+                            tap_iter_init(&it, r, tap, 0, g->w.out[0]);
+                            while (tap_iter_next(&it)) {
+                                const float *restrict s = xp + it.xo, *restrict e = dyp + it.yo;
+                                float part = 0.0f;
+                                for (int64_t j = 0; j < it.n; j++) part += e[j] * s[j * it.s];
+                                acc += part;
+                            }
+                        }
+                        t->out[(mo * g->c_g + ci) * ks + tap] = (float)acc;
+                    }
+            continue;
+        }
+        for (int64_t n = 0; n < g->batch; n++) {
+            if (t->mode == DIRECT_FORWARD) {
+                for (int64_t mo = gi * g->m_g; mo < (gi + 1) * g->m_g; mo++) {
+                    float *yp = t->out + (n * g->m + mo) * g->out_size;
+                    memset(yp, 0, sizeof(float) * (size_t)g->out_size);
+                    for (int64_t ci = 0; ci < g->c_g; ci++)
+                        direct_forward_plane(r, t->wt + (mo * g->c_g + ci) * ks,
+                                             t->x + (n * g->c + gi * g->c_g + ci) * g->in_size,
+                                             yp);
+                }
+            } else {
+                for (int64_t ci = 0; ci < g->c_g; ci++) {
+                    float *dxp = t->out + (n * g->c + gi * g->c_g + ci) * g->in_size;
+                    memset(dxp, 0, sizeof(float) * (size_t)g->in_size);
+                    for (int64_t mo = gi * g->m_g; mo < (gi + 1) * g->m_g; mo++)
+                        direct_adjoint_plane(r, t->wt + (mo * g->c_g + ci) * ks,
+                                             t->dy + (n * g->m + mo) * g->out_size, dxp);
+                }
+            }
+        }
+    }
+}
+
+static void run_direct(lcv_gradctx *c, const conv_run *r, direct_mode mode, const float *x,
+                       const float *wt, const float *dy, float *out) {
+    direct_task t = {r, mode, x, wt, dy, out};
+    lcv_threadpool_parallel_for(c->pool, r->g->group, 1, direct_groups, &t);
+}
+
+/* ---- the GEMM paths ---------------------------------------------------------------------- */
+
+/* Nothing to compute: an empty batch, channel set or plane. */
+static bool conv_empty(const lcv_convg *g) {
+    return g->batch == 0 || g->c == 0 || g->m == 0 || g->in_size == 0 || g->out_size == 0;
+}
+
+/* Scratch for a packed operand of pack_floats, then the column tile (unless x is read in
+ * place). */
+static float *conv_scratch(lcv_gradctx *c, const conv_run *r, size_t pack_floats, float **col,
+                           void **owned) {
+    size_t a, cols = 0, total;
+    bool ok = lcv_grad_round16(pack_floats, &a);
+    if (ok && !r->pointwise)
+        ok = lcv_mul_size((size_t)r->kdim, (size_t)(r->tile_rows * r->ostr[0]), &cols);
+    if (!ok || !lcv_add_size(a, cols, &total)) {
+        lcv_grad_fail(c, LCV_ERR_NOMEM, "convolution scratch is too large");
+        *owned = NULL;
+        return NULL;
+    }
+    float *p = lcv_grad_floats(c, total, owned);
+    *col = p ? p + a : NULL;
+    return p;
+}
+
+static lcv_status gemm_fail(lcv_gradctx *c, const lcv_err *e) {
+    return lcv_grad_fail(c, LCV_ERR_INTERNAL, "%s", e->msg);
+}
+
+lcv_status lcv_convg_forward(lcv_gradctx *c, const lcv_convg *g, const float *x,
+                             const float *wt, float *y) {
+    if (conv_empty(g)) {
+        memset(y, 0, sizeof(float) * (size_t)(g->batch * g->m * g->out_size));
+        return LCV_OK;
+    }
+    conv_run r;
+    conv_run_init(&r, g);
+    if (r.direct) {
+        run_direct(c, &r, DIRECT_FORWARD, x, wt, NULL, y);
+        return LCV_OK;
+    }
+    lcv_isa isa = lcv_grad_isa();
+    int64_t K = r.kdim;
+    void *owned;
+    float *col, *pa = conv_scratch(c, &r, lcv_gemm_pack_a_size(isa, g->m_g, K) / sizeof(float),
+                                   &col, &owned);
+    if (!pa) return LCV_ERR_NOMEM;
+    lcv_status st = LCV_OK;
+    lcv_err err;
+    for (int64_t gi = 0; gi < g->group && st == LCV_OK; gi++) {
+        lcv_gemm_pack_a(isa, g->m_g, K, wt + gi * g->m_g * K, K, false, 1.0f, pa);
+        for (int64_t n = 0; n < g->batch && st == LCV_OK; n++) {
+            const float *xg = x + (n * g->c + gi * g->c_g) * g->in_size;
+            float *yg = y + (n * g->m + gi * g->m_g) * g->out_size;
+            for (int64_t t0 = 0; t0 < g->w.out[0] && st == LCV_OK; t0 += r.tile_rows) {
+                int64_t t1 = t0 + r.tile_rows < g->w.out[0] ? t0 + r.tile_rows : g->w.out[0];
+                int64_t p0 = t0 * r.ostr[0], nt = (t1 - t0) * r.ostr[0];
+                lcv_gemm_operand b = {xg + p0, g->in_size, false, false};
+                if (!r.pointwise) {
+                    col_task t = {&r, t0, t1, nt, xg, col, NULL};
+                    run_im2col(c, &r, &t);
+                    b.data = col;
+                    b.ld = nt;
+                }
+                lcv_gemm_args a = {isa, g->m_g, nt, K, {pa, 0, false, true}, b, yg + p0,
+                                   g->out_size, NULL};
+                if (lcv_gemm_run(&a, c->pool, &err) != LCV_OK) st = gemm_fail(c, &err);
+            }
+        }
+    }
+    free(owned);
+    return st;
+}
+
+lcv_status lcv_convg_adjoint(lcv_gradctx *c, const lcv_convg *g, const float *wt,
+                             const float *dy, float *dx) {
+    if (conv_empty(g)) {
+        memset(dx, 0, sizeof(float) * (size_t)(g->batch * g->c * g->in_size));
+        return LCV_OK;
+    }
+    conv_run r;
+    conv_run_init(&r, g);
+    if (r.direct) {
+        run_direct(c, &r, DIRECT_ADJOINT, NULL, wt, dy, dx);
+        return LCV_OK;
+    }
+    lcv_isa isa = lcv_grad_isa();
+    int64_t K = r.kdim;
+    void *owned;
+    float *col, *pa = conv_scratch(c, &r, lcv_gemm_pack_a_size(isa, K, g->m_g) / sizeof(float),
+                                   &col, &owned);
+    if (!pa) return LCV_ERR_NOMEM;
+    lcv_status st = LCV_OK;
+    lcv_err err;
+    for (int64_t gi = 0; gi < g->group && st == LCV_OK; gi++) {
+        /* A = W[g]^T: [K, m_g] read from the [m_g, K] weights. */
+        lcv_gemm_pack_a(isa, K, g->m_g, wt + gi * g->m_g * K, K, true, 1.0f, pa);
+        for (int64_t n = 0; n < g->batch && st == LCV_OK; n++) {
+            const float *dyg = dy + (n * g->m + gi * g->m_g) * g->out_size;
+            float *dxg = dx + (n * g->c + gi * g->c_g) * g->in_size;
+            if (!r.pointwise) memset(dxg, 0, sizeof(float) * (size_t)(g->c_g * g->in_size));
+            for (int64_t t0 = 0; t0 < g->w.out[0] && st == LCV_OK; t0 += r.tile_rows) {
+                int64_t t1 = t0 + r.tile_rows < g->w.out[0] ? t0 + r.tile_rows : g->w.out[0];
+                int64_t p0 = t0 * r.ostr[0], nt = (t1 - t0) * r.ostr[0];
+                lcv_gemm_args a = {isa, K, nt, g->m_g, {pa, 0, false, true},
+                                   {dyg + p0, g->out_size, false, false}, dxg + p0, g->in_size,
+                                   NULL};
+                if (!r.pointwise) {
+                    a.c = col;
+                    a.ldc = nt;
+                }
+                if (lcv_gemm_run(&a, c->pool, &err) != LCV_OK) {
+                    st = gemm_fail(c, &err);
+                } else if (!r.pointwise) {
+                    col_task t = {&r, t0, t1, nt, NULL, col, dxg};
+                    run_col2im(c, &r, &t);
+                }
+            }
+        }
+    }
+    free(owned);
+    return st;
+}
+
+lcv_status lcv_convg_weight_grad(lcv_gradctx *c, const lcv_convg *g, const float *x,
+                                 const float *dy, float *dw) {
+    int64_t K = g->c_g * g->k_size;
+    if (conv_empty(g)) {
+        memset(dw, 0, sizeof(float) * (size_t)(g->m * K));
+        return LCV_OK;
+    }
+    conv_run r;
+    conv_run_init(&r, g);
+    if (r.direct) {
+        run_direct(c, &r, DIRECT_WEIGHT, x, NULL, dy, dw);
+        return LCV_OK;
+    }
+    lcv_isa isa = lcv_grad_isa();
+    int64_t max_nt = r.tile_rows * r.ostr[0];
+    /* acc = dW[g]^T [K, m_g] = col * dY^T (dY^T, the smaller operand, is the one packed), then
+     * the pack, then the column tile; one scratch block. */
+    size_t acc_floats, pb_floats, col_floats, total;
+    bool ok = lcv_grad_round16((size_t)(K * g->m_g), &acc_floats) &&
+              lcv_grad_round16(lcv_grad_mm_pack_floats(isa, max_nt, g->m_g), &pb_floats) &&
+              lcv_mul_size((size_t)K, r.pointwise ? 0 : (size_t)max_nt, &col_floats) &&
+              lcv_add_size(acc_floats, pb_floats, &total) &&
+              lcv_add_size(total, col_floats, &total);
+    if (!ok) return lcv_grad_fail(c, LCV_ERR_NOMEM, "convolution scratch is too large");
+    void *owned;
+    float *acc = lcv_grad_floats(c, total, &owned);
+    if (!acc) return LCV_ERR_NOMEM;
+    float *pack = acc + acc_floats, *col = pack + pb_floats;
+    lcv_status st = LCV_OK;
+    for (int64_t gi = 0; gi < g->group && st == LCV_OK; gi++) {
+        for (int64_t n = 0; n < g->batch && st == LCV_OK; n++) {
+            const float *xg = x + (n * g->c + gi * g->c_g) * g->in_size;
+            const float *dyg = dy + (n * g->m + gi * g->m_g) * g->out_size;
+            for (int64_t t0 = 0; t0 < g->w.out[0] && st == LCV_OK; t0 += r.tile_rows) {
+                int64_t t1 = t0 + r.tile_rows < g->w.out[0] ? t0 + r.tile_rows : g->w.out[0];
+                int64_t p0 = t0 * r.ostr[0], nt = (t1 - t0) * r.ostr[0];
+                lcv_grad_mat a = {xg + p0, g->in_size, false};
+                if (!r.pointwise) {
+                    col_task t = {&r, t0, t1, nt, xg, col, NULL};
+                    run_im2col(c, &r, &t);
+                    a.data = col;
+                    a.ld = nt;
+                }
+                st = lcv_grad_mm(c, isa, K, g->m_g, nt, a,
+                                 (lcv_grad_mat){dyg + p0, g->out_size, true}, 1.0f, acc, g->m_g,
+                                 n > 0 || t0 > 0, pack);
+            }
+        }
+        for (int64_t mo = 0; mo < g->m_g; mo++)
+            for (int64_t kk = 0; kk < K; kk++)
+                dw[(gi * g->m_g + mo) * K + kk] = acc[kk * g->m_g + mo];
+    }
+    free(owned);
+    return st;
+}
+
+/* ---- Conv -------------------------------------------------------------------------------- */
+
+lcv_status lcv_grad_conv(lcv_gradctx *c) {
+    lcv_status st = lcv_grad_check(c, NULL);
+    if (st != LCV_OK) return st;
+    const lcv_tensor *x = c->in[0], *wt = c->in[1];
+    lcv_tensor *dx = lcv_grad_din(c, 0), *dw = lcv_grad_din(c, 1), *db = lcv_grad_din(c, 2);
+    const lcv_tensor *dyt = c->dout ? c->dout[0] : NULL;
+    lcv_convg g;
+    lcv_opctx oc = {0};
+    oc.node = c->node;
+    oc.err = c->err;
+    int nsp = x->ndim - 2;
+    if ((st = lcv_window_parse(&oc, nsp, x->dims + 2, wt->dims + 2, &g.w)) != LCV_OK ||
+        (st = lcv_window_forward_out(&oc, &g.w, false)) != LCV_OK)
+        return st;
+    g.batch = x->dims[0];
+    g.c = x->dims[1];
+    g.m = wt->dims[0];
+    g.c_g = wt->dims[1];
+    g.group = lcv_attr_int(c->node, "group", 1);
+    g.m_g = g.m / g.group;
+    g.in_size = g.out_size = g.k_size = 1;
+    for (int d = 0; d < nsp; d++) {
+        g.in_size *= g.w.in[d];
+        g.out_size *= g.w.out[d];
+        g.k_size *= g.w.kernel[d];
+    }
+    if (!dyt) {
+        for (int i = 0; i < 3; i++) {
+            lcv_tensor *d = lcv_grad_din(c, i);
+            if (d) memset(d->data, 0, sizeof(float) * (size_t)lcv_tensor_count(d));
+        }
+        return LCV_OK;
+    }
+    const float *dy = dyt->data;
+    if (db) lcv_grad_channel_sums(g.batch, g.m, g.out_size, dy, db->data);
+    if (dw) st = lcv_convg_weight_grad(c, &g, x->data, dy, dw->data);
+    if (st == LCV_OK && dx) st = lcv_convg_adjoint(c, &g, wt->data, dy, dx->data);
+    return st;
+}

@@ -1,0 +1,343 @@
+/* trainer.c - the public training API (include/leancv_train.h): creating a trainer from an ONNX
+ * classifier, optimisation steps (training forward, cross-entropy or distillation loss,
+ * backward, non-finite checks, optimizer update) and evaluation. Checkpoints are in
+ * checkpoint.c. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../frontends/onnx/onnx.h"
+#include "loss.h"
+#include "trainer_impl.h"
+
+#define LCV_TRAIN_DEFAULT_MAX_BYTES ((uint64_t)2 << 30)
+
+lcv_train_params lcv_train_default_params(void) {
+    lcv_train_params p;
+    memset(&p, 0, sizeof p);
+    p.optimizer = LCV_OPTIMIZER_SGD;
+    p.lr = 0.05f;
+    p.momentum = 0.9f;
+    p.beta1 = 0.9f;
+    p.beta2 = 0.999f;
+    p.eps = 1e-8f;
+    p.schedule = LCV_SCHEDULE_CONSTANT;
+    p.gamma = 0.1f;
+    p.kd_alpha = 0.5f;
+    p.kd_temperature = 4.0f;
+    p.threads = 1;
+    p.max_isa = LCV_ISA_AUTO;
+    return p;
+}
+
+static uint64_t mix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+uint64_t lcv_trainer_rng_init(uint64_t seed) { return mix64(seed ^ 0x6c65616e6376ULL); }
+
+void lcv_trainer_free(lcv_trainer *t) {
+    if (!t) return;
+    lcv_optim_free(t->opt);
+    lcv_autodiff_free(t->ad);
+    if (t->buffer_backup)
+        for (int i = 0; i < t->n_buffers; i++) free(t->buffer_backup[i]);
+    free(t->buffer_backup);
+    free(t->params);
+    free(t->grads);
+    free(t->buffers);
+    free(t->labels);
+    free(t);
+}
+
+const char *lcv_trainer_errmsg(const lcv_trainer *t) { return t ? t->err.msg : "no trainer"; }
+
+static lcv_status check_params(const lcv_train_params *p, lcv_err *e) {
+    lcv_status st = lcv_optim_check(p, e);
+    if (st != LCV_OK) return st;
+    if (!(p->label_smoothing >= 0.0f && p->label_smoothing < 1.0f))
+        return lcv_fail(e, LCV_ERR_INVALID_ARG, "label smoothing %g is outside [0, 1)",
+                        (double)p->label_smoothing);
+    if (!(p->kd_alpha >= 0.0f && p->kd_alpha <= 1.0f) || !(p->kd_temperature > 0.0f))
+        return lcv_fail(e, LCV_ERR_INVALID_ARG,
+                        "distillation alpha %g must be in [0, 1] and temperature %g positive",
+                        (double)p->kd_alpha, (double)p->kd_temperature);
+    if (p->threads < 1 || p->threads > 1024)
+        return lcv_fail(e, LCV_ERR_INVALID_ARG, "threads %d is outside 1..1024", p->threads);
+    return LCV_OK;
+}
+
+/* Everything after import: the engine, the parameter lists and the optimizer. */
+static lcv_status setup(lcv_trainer *t, lcv_graph *g) {
+    lcv_err *e = &t->err;
+    if (g->n_inputs < 1 || g->n_outputs < 1) {
+        lcv_graph_free(g);
+        return lcv_fail(e, LCV_ERR_UNSUPPORTED,
+                        "a classifier needs an image input and a logits output (the model has %d "
+                        "inputs and %d outputs)", g->n_inputs, g->n_outputs);
+    }
+    const char *logits = g->values[g->outputs[0]].name;
+    lcv_autodiff_params ap = {t->p.max_isa, t->p.threads, &logits, 1};
+    lcv_status st = lcv_autodiff_create(g, &ap, &t->ad, e); /* takes g */
+    if (st != LCV_OK) return st;
+    g = lcv_autodiff_graph(t->ad);
+    t->logits_value = g->outputs[0];
+    t->n_params = lcv_autodiff_param_count(t->ad);
+    t->n_buffers = lcv_autodiff_buffer_count(t->ad);
+    if (t->n_params == 0)
+        return lcv_fail(e, LCV_ERR_UNSUPPORTED, "the model has no trainable parameters (see "
+                        "leancv_train.h for which initializers are trained)");
+    t->params = calloc((size_t)t->n_params, sizeof *t->params);
+    t->grads = calloc((size_t)t->n_params, sizeof *t->grads);
+    t->buffers = calloc((size_t)t->n_buffers + 1, sizeof *t->buffers);
+    t->buffer_backup = calloc((size_t)t->n_buffers + 1, sizeof *t->buffer_backup);
+    if (!t->params || !t->grads || !t->buffers || !t->buffer_backup)
+        return lcv_fail(e, LCV_ERR_NOMEM, "out of memory creating the trainer");
+    for (int i = 0; i < t->n_params; i++) {
+        t->params[i] = lcv_autodiff_param(t->ad, i);
+        t->grads[i] = lcv_autodiff_param_grad(t->ad, i);
+    }
+    for (int i = 0; i < t->n_buffers; i++) {
+        t->buffers[i] = lcv_autodiff_buffer(t->ad, i);
+        t->buffer_backup[i] = malloc(lcv_tensor_nbytes(t->buffers[i]) + 1);
+        if (!t->buffer_backup[i]) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory");
+    }
+    st = lcv_optim_create(&t->p, t->n_params, (const lcv_tensor *const *)t->params, &t->opt, e);
+    if (st != LCV_OK) return st;
+    t->rng = lcv_trainer_rng_init(t->p.seed);
+    return LCV_OK;
+}
+
+static lcv_trainer *trainer_alloc(const lcv_train_params *params, lcv_status *st) {
+    lcv_trainer *t = calloc(1, sizeof *t);
+    if (!t) {
+        *st = LCV_ERR_NOMEM;
+        return NULL;
+    }
+    t->p = params ? *params : lcv_train_default_params();
+    *st = check_params(&t->p, &t->err);
+    return t;
+}
+
+lcv_status lcv_trainer_create_buffer(const void *data, size_t size,
+                                     const lcv_train_params *params, lcv_trainer **out) {
+    if (!out) return LCV_ERR_INVALID_ARG;
+    lcv_status st;
+    lcv_trainer *t = *out = trainer_alloc(params, &st);
+    if (!t || st != LCV_OK) return st;
+    uint64_t max = t->p.max_bytes ? t->p.max_bytes : LCV_TRAIN_DEFAULT_MAX_BYTES;
+    if (!data && size) return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "data is NULL");
+    if (size > max)
+        return lcv_fail(&t->err, LCV_ERR_PARSE, "model buffer of %zu bytes exceeds the limit %llu",
+                        size, (unsigned long long)max);
+    lcv_graph *g = NULL;
+    st = lcv_onnx_import(data, size, NULL, max, &g, &t->err);
+    if (st == LCV_OK) st = setup(t, g);
+    t->ready = st == LCV_OK;
+    return st;
+}
+
+lcv_status lcv_trainer_create_file(const char *path, const lcv_train_params *params,
+                                   lcv_trainer **out) {
+    if (!out) return LCV_ERR_INVALID_ARG;
+    lcv_status st;
+    lcv_trainer *t = *out = trainer_alloc(params, &st);
+    if (!t || st != LCV_OK) return st;
+    if (!path) return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "path is NULL");
+    uint64_t max = t->p.max_bytes ? t->p.max_bytes : LCV_TRAIN_DEFAULT_MAX_BYTES;
+    void *data = NULL;
+    size_t size = 0;
+    st = lcv_read_file(path, max, &data, &size, &t->err);
+    if (st != LCV_OK) return st;
+    /* external data resolves next to the model file */
+    const char *slash = strrchr(path, '/');
+    size_t len = slash ? (size_t)(slash - path) : 1;
+    char *dir = malloc(len + 1);
+    if (!dir) {
+        free(data);
+        return lcv_fail(&t->err, LCV_ERR_NOMEM, "out of memory");
+    }
+    memcpy(dir, slash ? path : ".", len);
+    dir[len] = '\0';
+    lcv_graph *g = NULL;
+    st = lcv_onnx_import(data, size, len ? dir : "/", max, &g, &t->err);
+    free(data);
+    free(dir);
+    if (st == LCV_OK) st = setup(t, g);
+    if (st != LCV_OK) lcv_err_prefix(&t->err, "%s", path);
+    t->ready = st == LCV_OK;
+    return st;
+}
+
+/* Labels as int64 [N] in t->labels. */
+static lcv_status read_labels(lcv_trainer *t, const lcv_tensor *labels, int64_t n) {
+    if (!labels || labels->ndim != 1 || labels->dims[0] != n ||
+        (labels->dtype != LCV_DTYPE_INT64 && labels->dtype != LCV_DTYPE_INT32))
+        return lcv_fail(&t->err, LCV_ERR_INVALID_ARG,
+                        "labels must be int64 or int32 [%lld] (one per image)", (long long)n);
+    if (n > t->labels_cap) {
+        int64_t *l = realloc(t->labels, sizeof(int64_t) * (size_t)n);
+        if (!l)
+            return lcv_fail(&t->err, LCV_ERR_NOMEM, "out of memory for %lld labels", (long long)n);
+        t->labels = l;
+        t->labels_cap = n;
+    }
+    for (int64_t i = 0; i < n; i++) t->labels[i] = lcv_load_i64(labels->dtype, labels->data, i);
+    return LCV_OK;
+}
+
+static lcv_status check_images(lcv_trainer *t, const lcv_tensor *images) {
+    if (!t || !t->ready) return LCV_ERR_INVALID_ARG;
+    t->err.msg[0] = '\0';
+    if (!images || images->ndim < 1 || images->dims[0] < 1)
+        return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "images must be a tensor [N, ...], N >= 1");
+    if (lcv_autodiff_graph(t->ad)->n_inputs != 1)
+        return lcv_fail(&t->err, LCV_ERR_UNSUPPORTED, "the model has %d inputs; training feeds "
+                        "one (the images)", lcv_autodiff_graph(t->ad)->n_inputs);
+    return LCV_OK;
+}
+
+/* The logits of the last forward: float32 [N, classes]. */
+static const lcv_tensor *get_logits(lcv_trainer *t, int64_t n) {
+    const lcv_tensor *lg = lcv_autodiff_value(t->ad, t->logits_value);
+    if (!lg || lg->dtype != LCV_DTYPE_FLOAT32 || lg->ndim != 2 || lg->dims[0] != n ||
+        lg->dims[1] < 1) {
+        char buf[160];
+        lcv_fail(&t->err, LCV_ERR_SHAPE, "output '%s' must be float32 logits [%lld, classes], got "
+                 "%s %s", lcv_autodiff_graph(t->ad)->values[t->logits_value].name, (long long)n,
+                 lg ? lcv_dtype_name(lg->dtype) : "nothing",
+                 lg ? lcv_shape_str(lg->ndim, lg->dims, buf, sizeof buf) : "");
+        return NULL;
+    }
+    return lg;
+}
+
+static void restore_buffers(lcv_trainer *t) {
+    for (int i = 0; i < t->n_buffers; i++)
+        memcpy(t->buffers[i]->data, t->buffer_backup[i], lcv_tensor_nbytes(t->buffers[i]));
+}
+
+/* The first parameter whose gradient holds a NaN or infinity. */
+static const char *nonfinite_grad(lcv_trainer *t) {
+    lcv_graph *g = lcv_autodiff_graph(t->ad);
+    for (int i = 0; i < t->n_params; i++) {
+        const float *d = t->grads[i]->data;
+        for (int64_t j = 0; j < lcv_tensor_count(t->grads[i]); j++)
+            if (!isfinite(d[j])) return g->values[lcv_autodiff_param_value(t->ad, i)].name;
+    }
+    return "?";
+}
+
+static lcv_status train_step(lcv_trainer *t, const lcv_tensor *images, const lcv_tensor *labels,
+                             const lcv_tensor *teacher, float *loss_out, int64_t *correct) {
+    lcv_status st = check_images(t, images);
+    if (st != LCV_OK) return st;
+    int64_t n = images->dims[0], step = lcv_optim_steps(t->opt);
+    if (!teacher || t->p.kd_alpha < 1.0f || labels) {
+        st = read_labels(t, labels, n);
+        if (st != LCV_OK) return st;
+    }
+    for (int i = 0; i < t->n_buffers; i++)
+        memcpy(t->buffer_backup[i], t->buffers[i]->data, lcv_tensor_nbytes(t->buffers[i]));
+    uint64_t rng = mix64(t->rng);
+    st = lcv_autodiff_forward(t->ad, 1, &images, true, rng, &t->err);
+    const lcv_tensor *lg = st == LCV_OK ? get_logits(t, n) : NULL;
+    lcv_tensor *seed = lg ? lcv_autodiff_seed(t->ad, t->logits_value, &t->err) : NULL;
+    double loss = 0.0;
+    if (!seed) {
+        st = st != LCV_OK ? st : lg ? LCV_ERR_INTERNAL : LCV_ERR_SHAPE;
+    } else if (teacher) {
+        if (teacher->dtype != LCV_DTYPE_FLOAT32 ||
+            !lcv_shape_equal(teacher->ndim, teacher->dims, lg->ndim, lg->dims))
+            st = lcv_fail(&t->err, LCV_ERR_INVALID_ARG,
+                          "teacher logits must be float32 shaped like the model's [%lld, %lld]",
+                          (long long)lg->dims[0], (long long)lg->dims[1]);
+        else
+            st = lcv_loss_distill(lg->data, teacher->data, labels ? t->labels : NULL, n,
+                                  lg->dims[1], t->p.kd_alpha, t->p.kd_temperature,
+                                  t->p.label_smoothing, seed->data, &loss, &t->err);
+    } else {
+        st = lcv_loss_softmax_ce(lg->data, t->labels, n, lg->dims[1], t->p.label_smoothing,
+                                 seed->data, &loss, &t->err);
+    }
+    if (st == LCV_OK && !isfinite(loss))
+        st = lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "the loss is not finite (%g)", loss);
+    if (st == LCV_OK) st = lcv_autodiff_backward(t->ad, &t->err);
+    double norm = 0.0;
+    if (st == LCV_OK) {
+        norm = lcv_optim_grad_norm(t->n_params, (const lcv_tensor *const *)t->grads);
+        if (!isfinite(norm))
+            st = lcv_fail(&t->err, LCV_ERR_INVALID_ARG,
+                          "the gradient of parameter '%s' is not finite", nonfinite_grad(t));
+    }
+    if (st == LCV_OK)
+        st = lcv_optim_step(t->opt, t->params, t->grads, norm, lcv_autodiff_pool(t->ad), &t->err);
+    if (st != LCV_OK) {
+        restore_buffers(t);
+        lcv_err_prefix(&t->err, "step %lld", (long long)step);
+        return st;
+    }
+    lcv_autodiff_params_changed(t->ad);
+    t->rng = rng;
+    if (loss_out) *loss_out = (float)loss;
+    if (correct) *correct = labels ? lcv_loss_correct(lg->data, t->labels, n, lg->dims[1]) : 0;
+    return LCV_OK;
+}
+
+lcv_status lcv_trainer_step(lcv_trainer *t, const lcv_tensor *images, const lcv_tensor *labels,
+                            float *loss, int64_t *correct) {
+    return train_step(t, images, labels, NULL, loss, correct);
+}
+
+lcv_status lcv_trainer_step_distill(lcv_trainer *t, const lcv_tensor *images,
+                                    const lcv_tensor *labels, const lcv_tensor *teacher_logits,
+                                    float *loss, int64_t *correct) {
+    if (t && t->ready && !teacher_logits)
+        return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "no teacher logits given");
+    return train_step(t, images, labels, teacher_logits, loss, correct);
+}
+
+lcv_status lcv_trainer_evaluate(lcv_trainer *t, const lcv_tensor *images,
+                                const lcv_tensor **logits) {
+    lcv_status st = check_images(t, images);
+    if (st != LCV_OK) return st;
+    if (!logits) return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "logits is NULL");
+    *logits = NULL;
+    st = lcv_autodiff_forward(t->ad, 1, &images, false, 0, &t->err);
+    if (st != LCV_OK) return st;
+    *logits = get_logits(t, images->dims[0]);
+    return *logits ? LCV_OK : LCV_ERR_SHAPE;
+}
+
+int64_t lcv_trainer_step_count(const lcv_trainer *t) {
+    return t && t->ready ? lcv_optim_steps(t->opt) : 0;
+}
+int64_t lcv_trainer_epoch(const lcv_trainer *t) { return t ? t->epoch : 0; }
+void lcv_trainer_set_epoch(lcv_trainer *t, int64_t epoch) {
+    if (t) t->epoch = epoch;
+}
+float lcv_trainer_lr(const lcv_trainer *t) {
+    return t && t->ready ? (float)lcv_optim_lr(&t->p, lcv_optim_steps(t->opt)) : 0.0f;
+}
+
+int lcv_trainer_param_tensors(const lcv_trainer *t) { return t && t->ready ? t->n_params : 0; }
+
+lcv_status lcv_trainer_param(const lcv_trainer *t, int i, const char **name,
+                             const lcv_tensor **value) {
+    if (!t || !t->ready || i < 0 || i >= t->n_params) return LCV_ERR_INVALID_ARG;
+    if (name) {
+        const lcv_graph *g = lcv_autodiff_graph(t->ad);
+        *name = g->values[lcv_autodiff_param_value(t->ad, i)].name;
+    }
+    if (value) *value = t->params[i];
+    return LCV_OK;
+}
+
+int64_t lcv_trainer_param_count(const lcv_trainer *t) {
+    int64_t n = 0;
+    for (int i = 0; t && t->ready && i < t->n_params; i++) n += lcv_tensor_count(t->params[i]);
+    return n;
+}

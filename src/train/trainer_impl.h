@@ -1,0 +1,31 @@
+/* trainer_impl.h - the layout of lcv_trainer, shared by trainer.c (steps, evaluation) and
+ * checkpoint.c (saving and restoring its state). */
+#ifndef LCV_TRAIN_TRAINER_IMPL_H
+#define LCV_TRAIN_TRAINER_IMPL_H
+
+#include "autodiff.h"
+#include "optim.h"
+
+struct lcv_trainer {
+    lcv_err err;
+    bool ready;             /* false for an error-only handle */
+    lcv_train_params p;
+    lcv_autodiff *ad;       /* owns the graph and so the parameters and buffers */
+    lcv_optim *opt;
+    int n_params;
+    lcv_tensor **params;    /* borrowed from the graph's initializers */
+    lcv_tensor **grads;     /* borrowed from ad */
+    int n_buffers;
+    lcv_tensor **buffers;   /* borrowed from the graph's initializers */
+    float **buffer_backup;  /* buffers before the current step, restored when it fails */
+    int logits_value;       /* graph output 0 */
+    int64_t epoch;
+    uint64_t rng;           /* advanced once per successful step */
+    int64_t *labels;        /* the batch's labels as int64 */
+    int64_t labels_cap;
+};
+
+/* The random state a trainer starts from for a seed. */
+uint64_t lcv_trainer_rng_init(uint64_t seed);
+
+#endif
