@@ -9,6 +9,7 @@
 #include "../kernels/f32-dwconv/dwconv.h"
 #include "../kernels/f32-gemm/gemm.h"
 #include "../kernels/f32-vact/vact.h"
+#include "conv_winograd.h"
 #include "plan.h"
 #include "window.h"
 
@@ -231,6 +232,9 @@ lcv_status lcv_plan_conv(const lcv_plan_ctx *pc, lcv_plan *out) {
         return LCV_OK;
     conv_shape s;
     if (!conv_shape_get(pc->node, x, wt->dims + 2, &s)) return LCV_OK;
+    bool wino = false; /* dense 3x3 stride 1 where Winograd is faster: conv_winograd.c */
+    lcv_status wst = lcv_conv_winograd_plan(pc, true, &wino, out);
+    if (wst != LCV_OK || wino) return wst;
     conv_plan *p = calloc(1, sizeof *p);
     if (!p) return lcv_fail(pc->err, LCV_ERR_NOMEM, "out of memory planning conv '%s'",
                             pc->node->name);
