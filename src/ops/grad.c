@@ -30,15 +30,10 @@ lcv_train_fwd_fn lcv_train_fwd_lookup(int op) {
 }
 
 lcv_status lcv_grad_fail(lcv_gradctx *c, lcv_status st, const char *fmt, ...) {
-    if (c->err) {
-        char msg[LCV_ERRMSG_CAP];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        lcv_fail(c->err, st, "node '%s' (%s) backward: %s", c->node->name, c->node->op_type,
-                 msg);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    lcv_node_vfail(c->err, c->node, " backward", st, fmt, ap);
+    va_end(ap);
     return st;
 }
 

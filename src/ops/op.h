@@ -4,6 +4,8 @@
 #ifndef LCV_OP_H
 #define LCV_OP_H
 
+#include <stdarg.h>
+
 #include "../ir/graph.h"
 
 /* Returned by an infer function that needs the *data* of an input that is not known yet
@@ -77,6 +79,11 @@ const char *lcv_attr_str(const lcv_node *n, const char *name, const char *def);
 /* Returns the count of an INTS/FLOATS attribute and sets *vals, or -1 if absent. */
 int64_t lcv_attr_ints(const lcv_node *n, const char *name, const int64_t **vals);
 int64_t lcv_attr_floats(const lcv_node *n, const char *name, const float **vals);
+
+/* Sets e (may be NULL) to "node 'NAME' (OP)<what>: <message>" and returns st: the one
+ * format of node errors, shared by forward (what = "") and backward (" backward"). */
+lcv_status lcv_node_vfail(lcv_err *e, const lcv_node *node, const char *what, lcv_status st,
+                          const char *fmt, va_list ap);
 
 /* Formats an error that names the node and op: "node 'x' (Conv): <message>". */
 lcv_status lcv_op_fail(lcv_opctx *c, lcv_status st, const char *fmt, ...)

@@ -1,5 +1,6 @@
 /* op_util.c - helpers shared by op implementations: attribute access, error formatting,
  * axis normalisation, broadcasting and reading small integer tensors. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -42,15 +43,21 @@ int64_t lcv_attr_floats(const lcv_node *n, const char *name, const float **vals)
     return a->n;
 }
 
-lcv_status lcv_op_fail(lcv_opctx *c, lcv_status st, const char *fmt, ...) {
-    if (c->err) {
+lcv_status lcv_node_vfail(lcv_err *e, const lcv_node *node, const char *what, lcv_status st,
+                          const char *fmt, va_list ap) {
+    if (e) {
         char msg[LCV_ERRMSG_CAP];
-        va_list ap;
-        va_start(ap, fmt);
         vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
-        lcv_fail(c->err, st, "node '%s' (%s): %s", c->node->name, c->node->op_type, msg);
+        lcv_fail(e, st, "node '%s' (%s)%s: %s", node->name, node->op_type, what, msg);
     }
+    return st;
+}
+
+lcv_status lcv_op_fail(lcv_opctx *c, lcv_status st, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    lcv_node_vfail(c->err, c->node, "", st, fmt, ap);
+    va_end(ap);
     return st;
 }
 

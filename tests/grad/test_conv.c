@@ -6,7 +6,7 @@
  * missing torch fails the test); bad inputs. */
 #include <libgen.h>
 
-#include "ga_check.h"
+#include "gradcheck.h"
 #include "ops/window.h"
 
 static const gradcheck_opts OPTS = {2e-4, 1e-3, 0, 11, NULL, false};
@@ -74,7 +74,7 @@ static int conv_case_build(const conv_case *k, optest *t, lcv_tensor **in, uint6
     return k->bias ? 3 : 2;
 }
 
-static void run_case(const conv_case *k, ga_env *e, int max_checks, double atol, uint64_t *s) {
+static void run_case(const conv_case *k, gradcheck_env *e, int max_checks, double atol, uint64_t *s) {
     optest t;
     lcv_tensor *in[3];
     int n_in = conv_case_build(k, &t, in, s);
@@ -83,7 +83,7 @@ static void run_case(const conv_case *k, ga_env *e, int max_checks, double atol,
     if (atol > 0) o.atol = atol;
     char desc[512];
     conv_case_desc(k, desc, sizeof desc);
-    CHECK_MSG(ga_check(&t, n_in, (const lcv_tensor *const *)in, 1, &o, e), "%s", desc);
+    CHECK_MSG(gradcheck_every_isa(&t, n_in, (const lcv_tensor *const *)in, 1, &o, e), "%s", desc);
     for (int i = 0; i < 3; i++) lcv_tensor_free(in[i]);
     optest_free(&t);
 }
@@ -103,33 +103,33 @@ static conv_case base_case(bool transpose, int nsp) {
 static conv_case random_case(bool transpose, int trial, uint64_t *s) {
     int nsp = trial % 7 == 3 ? 3 : trial % 7 == 5 ? 1 : 2;
     conv_case k = base_case(transpose, nsp);
-    k.batch = ga_rand_int(s, 1, 3);
-    k.group = ga_rand_int(s, 1, 3);
-    k.c_g = ga_rand_int(s, 1, 7 / k.group < 3 ? 7 / k.group : 3);
-    k.m_g = ga_rand_int(s, 1, 3);
+    k.batch = gradcheck_int(s, 1, 3);
+    k.group = gradcheck_int(s, 1, 3);
+    k.c_g = gradcheck_int(s, 1, 7 / k.group < 3 ? 7 / k.group : 3);
+    k.m_g = gradcheck_int(s, 1, 3);
     k.bias = trial % 3 != 1;
     static const char *const modes[] = {NULL, "SAME_UPPER", "SAME_LOWER", "VALID", NULL};
     k.auto_pad = modes[trial % 5];
     int64_t maxin = nsp == 3 ? 4 : 9;
     for (int d = 0; d < nsp; d++) {
-        k.kernel[d] = ga_rand_int(s, 1, 3);
-        k.stride[d] = ga_rand_int(s, 1, 3);
-        k.dil[d] = ga_rand_int(s, 1, 2);
+        k.kernel[d] = gradcheck_int(s, 1, 3);
+        k.stride[d] = gradcheck_int(s, 1, 3);
+        k.dil[d] = gradcheck_int(s, 1, 2);
         int64_t ext = (k.kernel[d] - 1) * k.dil[d] + 1;
-        k.pads[d] = ga_rand_int(s, 0, 2);
-        k.pads[3 + d] = ga_rand_int(s, 0, 2);
+        k.pads[d] = gradcheck_int(s, 0, 2);
+        k.pads[3 + d] = gradcheck_int(s, 0, 2);
         int64_t lo = 1;
         if (!transpose) {
             /* VALID drops the pads; explicit pads must leave room for the dilated kernel. */
             int64_t need = ext - (k.auto_pad ? 0 : k.pads[d] + k.pads[3 + d]);
             if (need > lo) lo = need;
         }
-        k.in[d] = ga_rand_int(s, lo, lo > maxin ? lo : maxin);
+        k.in[d] = gradcheck_int(s, lo, lo > maxin ? lo : maxin);
         if (!transpose && !k.auto_pad && k.in[d] + k.pads[d] + k.pads[3 + d] < ext)
             k.pads[3 + d] += ext - (k.in[d] + k.pads[d] + k.pads[3 + d]);
         if (transpose) {
             int64_t lim = k.stride[d] > k.dil[d] ? k.stride[d] : k.dil[d];
-            k.opad[d] = ga_rand_int(s, 0, lim - 1);
+            k.opad[d] = gradcheck_int(s, 0, lim - 1);
             int64_t full = k.stride[d] * (k.in[d] - 1) + k.opad[d] + ext;
             /* explicit pads must leave at least one output */
             while (k.pads[d] + k.pads[3 + d] > full - 1)
@@ -145,13 +145,13 @@ static conv_case random_case(bool transpose, int trial, uint64_t *s) {
             for (int d = 0; d < nsp; d++) {
                 int64_t ext = (k.kernel[d] - 1) * k.dil[d] + 1;
                 int64_t full = k.stride[d] * (k.in[d] - 1) + k.opad[d] + ext;
-                k.oshape[d] = full - ga_rand_int(s, 0, full - 1 < 2 ? full - 1 : 2);
+                k.oshape[d] = full - gradcheck_int(s, 0, full - 1 < 2 ? full - 1 : 2);
             }
     }
     return k;
 }
 
-static void test_random(ga_env *e, bool transpose) {
+static void test_random(gradcheck_env *e, bool transpose) {
     uint64_t s = transpose ? 11 : 5;
     for (int trial = 0; trial < 40; trial++) {
         conv_case k = random_case(transpose, trial, &s);
@@ -161,7 +161,7 @@ static void test_random(ga_env *e, bool transpose) {
 
 /* Each engine path on purpose: direct (depthwise, multiplier 2), the GEMM with im2col, 1x1
  * read in place, and the column tiling with products past the GEMM's K block. */
-static void test_paths(ga_env *e, bool transpose) {
+static void test_paths(gradcheck_env *e, bool transpose) {
     uint64_t s = transpose ? 21 : 20;
     conv_case k = base_case(transpose, 2);
     k.batch = 2;
@@ -351,14 +351,14 @@ static void test_bad(void) {
 
 int main(int argc, char **argv) {
     (void)argc;
-    ga_env e;
-    ga_env_init(&e);
+    gradcheck_env e;
+    gradcheck_env_init(&e);
     test_torch(argv[0]);
     test_paths(&e, false);
     test_paths(&e, true);
     test_random(&e, false);
     test_random(&e, true);
     test_bad();
-    ga_env_free(&e);
+    gradcheck_env_free(&e);
     return lcv_test_finish("grad_conv");
 }

@@ -2,12 +2,12 @@
  * and MatMul (1-D operands, broadcast batch dims on either side) against float64 finite
  * differences at every ISA level, 1 vs 2 threads bit-identical, and bad inputs rejected with
  * a message. */
-#include "ga_check.h"
+#include "gradcheck.h"
 
 static const gradcheck_opts OPTS = {2e-4, 1e-3, 0, 7, NULL, false};
 
 /* One Gemm case; c_ndim -1 = no C, else C of shape c_dims[c_ndim]. */
-static void gemm_case(ga_env *e, int64_t m, int64_t n, int64_t k, int ta, int tb, float alpha,
+static void gemm_case(gradcheck_env *e, int64_t m, int64_t n, int64_t k, int ta, int tb, float alpha,
                       float beta, int c_ndim, const int64_t *c_dims, int max_checks,
                       uint64_t *s) {
     optest t;
@@ -21,7 +21,7 @@ static void gemm_case(ga_env *e, int64_t m, int64_t n, int64_t k, int ta, int tb
                          c_ndim >= 0 ? gradcheck_tensor(c_ndim, c_dims, -1, 1, s) : NULL};
     gradcheck_opts o = OPTS;
     o.max_checks = max_checks;
-    int ok = ga_check(&t, c_ndim >= 0 ? 3 : 2, (const lcv_tensor *const *)in, 1, &o, e);
+    int ok = gradcheck_every_isa(&t, c_ndim >= 0 ? 3 : 2, (const lcv_tensor *const *)in, 1, &o, e);
     CHECK_MSG(ok, "Gemm M=%lld N=%lld K=%lld transA=%d transB=%d alpha=%g beta=%g C rank %d",
               (long long)m, (long long)n, (long long)k, ta, tb, (double)alpha, (double)beta,
               c_ndim);
@@ -29,10 +29,10 @@ static void gemm_case(ga_env *e, int64_t m, int64_t n, int64_t k, int ta, int tb
     optest_free(&t);
 }
 
-static void test_gemm(ga_env *e) {
+static void test_gemm(gradcheck_env *e) {
     uint64_t s = 1;
     for (int trial = 0; trial < 28; trial++) {
-        int64_t m = ga_rand_int(&s, 1, 9), n = ga_rand_int(&s, 1, 9), k = ga_rand_int(&s, 1, 9);
+        int64_t m = gradcheck_int(&s, 1, 9), n = gradcheck_int(&s, 1, 9), k = gradcheck_int(&s, 1, 9);
         int ta = trial & 1, tb = (trial >> 1) & 1;
         /* C: none, scalar, [1], [N], [M, 1], [1, N], [M, N] (trial / 4 picks) */
         int form = trial / 4 - 1;
@@ -62,7 +62,7 @@ static void test_gemm(ga_env *e) {
     gemm_case(e, 3, 4, 0, 0, 0, 1.0f, 2.0f, 2, c0, 0, &s);
 }
 
-static void matmul_case(ga_env *e, int na, const int64_t *ad, int nb, const int64_t *bd,
+static void matmul_case(gradcheck_env *e, int na, const int64_t *ad, int nb, const int64_t *bd,
                         int max_checks, uint64_t *s) {
     optest t;
     optest_init(&t, "MatMul", 13, 2, 1);
@@ -70,14 +70,14 @@ static void matmul_case(ga_env *e, int na, const int64_t *ad, int nb, const int6
     gradcheck_opts o = OPTS;
     o.max_checks = max_checks;
     char sa[64], sb[64];
-    CHECK_MSG(ga_check(&t, 2, (const lcv_tensor *const *)in, 1, &o, e), "MatMul %s x %s",
+    CHECK_MSG(gradcheck_every_isa(&t, 2, (const lcv_tensor *const *)in, 1, &o, e), "MatMul %s x %s",
               lcv_shape_str(na, ad, sa, sizeof sa), lcv_shape_str(nb, bd, sb, sizeof sb));
     lcv_tensor_free(in[0]);
     lcv_tensor_free(in[1]);
     optest_free(&t);
 }
 
-static void test_matmul(ga_env *e) {
+static void test_matmul(gradcheck_env *e) {
     uint64_t s = 2;
     typedef struct mm { int na; int64_t a[5]; int nb; int64_t b[5]; } mm;
     const mm cases[] = {
@@ -98,8 +98,8 @@ static void test_matmul(ga_env *e) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         matmul_case(e, cases[i].na, cases[i].a, cases[i].nb, cases[i].b, 0, &s);
     for (int trial = 0; trial < 10; trial++) {
-        int64_t m = ga_rand_int(&s, 1, 9), k = ga_rand_int(&s, 1, 9), n = ga_rand_int(&s, 1, 9);
-        int64_t b0 = ga_rand_int(&s, 1, 3), b1 = ga_rand_int(&s, 1, 3);
+        int64_t m = gradcheck_int(&s, 1, 9), k = gradcheck_int(&s, 1, 9), n = gradcheck_int(&s, 1, 9);
+        int64_t b0 = gradcheck_int(&s, 1, 3), b1 = gradcheck_int(&s, 1, 3);
         int64_t ad[4] = {b0, trial & 1 ? b1 : 1, m, k}, bd[3] = {trial & 2 ? 1 : b1, k, n};
         matmul_case(e, 4, ad, 3, bd, 0, &s);
     }
@@ -162,11 +162,11 @@ static void test_bad(void) {
 }
 
 int main(void) {
-    ga_env e;
-    ga_env_init(&e);
+    gradcheck_env e;
+    gradcheck_env_init(&e);
     test_gemm(&e);
     test_matmul(&e);
     test_bad();
-    ga_env_free(&e);
+    gradcheck_env_free(&e);
     return lcv_test_finish("grad_gemm");
 }

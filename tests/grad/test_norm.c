@@ -4,7 +4,7 @@
  * state buffers and the optional outputs; frozen-statistics backward when no training forward
  * ran), LayerNormalization (axes, with/without B, broadcast parameters, gradients reaching the
  * Mean/InvStdDev outputs), InstanceNormalization; 1 vs 2 threads bit-identical; bad inputs. */
-#include "gb_check.h"
+#include "gradcheck.h"
 
 #define ATOL 3e-4
 #define RTOL 3e-3
@@ -13,11 +13,11 @@
 
 static lcv_tensor **bn_inputs(int nd, const int64_t *d, uint64_t *s, lcv_tensor **in) {
     int64_t C = d[1];
-    in[0] = gb_tensor(nd, d, -2, 2, NULL, 0, 0, s);
-    in[1] = gb_tensor(1, &C, 0.5, 1.5, NULL, 0, 0, s);
-    in[2] = gb_tensor(1, &C, -0.5, 0.5, NULL, 0, 0, s);
-    in[3] = gb_tensor(1, &C, -0.2, 0.2, NULL, 0, 0, s);
-    in[4] = gb_tensor(1, &C, 0.5, 1.5, NULL, 0, 0, s);
+    in[0] = gradcheck_tensor_off_kinks(nd, d, -2, 2, NULL, 0, 0, s);
+    in[1] = gradcheck_tensor_off_kinks(1, &C, 0.5, 1.5, NULL, 0, 0, s);
+    in[2] = gradcheck_tensor_off_kinks(1, &C, -0.5, 0.5, NULL, 0, 0, s);
+    in[3] = gradcheck_tensor_off_kinks(1, &C, -0.2, 0.2, NULL, 0, 0, s);
+    in[4] = gradcheck_tensor_off_kinks(1, &C, 0.5, 1.5, NULL, 0, 0, s);
     return in;
 }
 
@@ -41,8 +41,8 @@ static void test_bn_grad(void) {
         bool wants[5] = {true, true, true, false, false};
         char what[64];
         snprintf(what, sizeof what, "batch %lld rank %d", (long long)v[i].d[0], v[i].nd);
-        gb_grad(&t, 5, in, 1, wants, ATOL, RTOL, what);
-        gb_free_all(in, 5);
+        gradcheck_expect(&t, 5, in, 1, wants, ATOL, RTOL, what);
+        gradcheck_free_all(in, 5);
         optest_free(&t);
     }
 }
@@ -66,9 +66,9 @@ static void test_bn_state(void) {
         memcpy(sv->data, in[4]->data, sizeof(float) * 3);
         lcv_tensor *const state[5] = {NULL, NULL, NULL, sm, sv};
         lcv_train_io io;
-        gb_io_init(&io, 1);
+        gradcheck_io_init(&io, 1);
         io.state = state;
-        CHECK_MSG(gb_forward(&t, 5, in, 3, out, &io, NULL) == LCV_OK, "%s", t.err.msg);
+        CHECK_MSG(gradcheck_forward(&t, 5, in, 3, out, &io, NULL) == LCV_OK, "%s", t.err.msg);
         const float *x = in[0]->data, *y = out[0]->data;
         const double *saved = io.saved[0].data;
         for (int64_t c = 0; c < C; c++) {
@@ -97,9 +97,9 @@ static void test_bn_state(void) {
             CHECK_NEAR(saved[c], m, 1e-12);
             CHECK_NEAR(saved[C + c], inv, 1e-9);
         }
-        gb_io_free(&io);
-        gb_free_all(out, 3);
-        gb_free_all(in, 5);
+        gradcheck_io_free(&io);
+        gradcheck_free_all(out, 3);
+        gradcheck_free_all(in, 5);
         lcv_tensor_free(sm);
         lcv_tensor_free(sv);
         optest_free(&t);
@@ -116,9 +116,9 @@ static void test_bn_frozen(void) {
     optest_init(&t, "BatchNormalization", 15, 5, 1);
     lcv_tensor *in[5], *out[1], *din[5];
     bn_inputs(4, d, &s, in);
-    CHECK(gb_forward(&t, 5, in, 1, out, NULL, NULL) == LCV_OK);
-    lcv_tensor *dy[1] = {gb_tensor(4, d, -1, 1, NULL, 0, 0, &s)};
-    CHECK_MSG(gb_backward(&t, 5, in, 1, out, dy, din, NULL, NULL, NULL, NULL) == LCV_OK, "%s",
+    CHECK(gradcheck_forward(&t, 5, in, 1, out, NULL, NULL) == LCV_OK);
+    lcv_tensor *dy[1] = {gradcheck_tensor_off_kinks(4, d, -1, 1, NULL, 0, 0, &s)};
+    CHECK_MSG(gradcheck_backward(&t, 5, in, 1, out, dy, din, NULL, NULL, NULL, NULL) == LCV_OK, "%s",
               t.err.msg);
     /* float64 copies for the finite differences */
     lcv_tensor *in64[5];
@@ -152,11 +152,11 @@ static void test_bn_frozen(void) {
         }
     }
     CHECK_MSG(bad == 0, "frozen BatchNorm: %d mismatches", bad);
-    gb_free_all(in64, 5);
-    gb_free_all(din, 5);
-    gb_free_all(dy, 1);
-    gb_free_all(out, 1);
-    gb_free_all(in, 5);
+    gradcheck_free_all(in64, 5);
+    gradcheck_free_all(din, 5);
+    gradcheck_free_all(dy, 1);
+    gradcheck_free_all(out, 1);
+    gradcheck_free_all(in, 5);
     optest_free(&t);
 }
 
@@ -168,24 +168,24 @@ static void test_bn_bad(void) {
     lcv_tensor *in[5], *out[1];
     bn_inputs(2, d, &s, in);
     lcv_train_io io;
-    gb_io_init(&io, 1);
+    gradcheck_io_init(&io, 1);
     /* one value per channel has no unbiased variance */
-    CHECK(gb_forward(&t, 5, in, 1, out, &io, NULL) == LCV_ERR_SHAPE);
+    CHECK(gradcheck_forward(&t, 5, in, 1, out, &io, NULL) == LCV_ERR_SHAPE);
     CHECK(strstr(t.err.msg, "more than one value per channel") != NULL);
     lcv_tensor_free(out[0]);
-    gb_free_all(in, 5);
+    gradcheck_free_all(in, 5);
     /* a state buffer of the wrong size */
     int64_t d2[2] = {3, 4}, two = 2;
     bn_inputs(2, d2, &s, in);
     lcv_tensor *sm = optest_tensor(LCV_DTYPE_FLOAT32, 1, &two, NULL);
     lcv_tensor *const state[5] = {NULL, NULL, NULL, sm, NULL};
     io.state = state;
-    CHECK(gb_forward(&t, 5, in, 1, out, &io, NULL) == LCV_ERR_SHAPE);
+    CHECK(gradcheck_forward(&t, 5, in, 1, out, &io, NULL) == LCV_ERR_SHAPE);
     CHECK(strstr(t.err.msg, "running mean") != NULL);
     lcv_tensor_free(out[0]);
     lcv_tensor_free(sm);
-    gb_free_all(in, 5);
-    gb_io_free(&io);
+    gradcheck_free_all(in, 5);
+    gradcheck_io_free(&io);
     optest_free(&t);
 }
 
@@ -206,13 +206,13 @@ static void test_layernorm(void) {
         optest_init(&t, "LayerNormalization", 17, v[i].nb ? 3 : 2, 1);
         optest_attr_int(&t, "axis", v[i].axis);
         if (i % 2) optest_attr_float(&t, "epsilon", 1e-3f);
-        lcv_tensor *in[3] = {gb_tensor(v[i].nd, v[i].x, -2, 2, NULL, 0, 0, &s),
-                             gb_tensor(v[i].ns, v[i].sd, 0.5, 1.5, NULL, 0, 0, &s),
-                             v[i].nb ? gb_tensor(v[i].nb, v[i].bd, -1, 1, NULL, 0, 0, &s) : NULL};
+        lcv_tensor *in[3] = {gradcheck_tensor_off_kinks(v[i].nd, v[i].x, -2, 2, NULL, 0, 0, &s),
+                             gradcheck_tensor_off_kinks(v[i].ns, v[i].sd, 0.5, 1.5, NULL, 0, 0, &s),
+                             v[i].nb ? gradcheck_tensor_off_kinks(v[i].nb, v[i].bd, -1, 1, NULL, 0, 0, &s) : NULL};
         char what[48];
         snprintf(what, sizeof what, "case %d axis %d", (int)i, v[i].axis);
-        gb_grad(&t, v[i].nb ? 3 : 2, in, 1, NULL, ATOL, RTOL, what);
-        gb_free_all(in, 3);
+        gradcheck_expect(&t, v[i].nb ? 3 : 2, in, 1, NULL, ATOL, RTOL, what);
+        gradcheck_free_all(in, 3);
         optest_free(&t);
     }
 }
@@ -226,17 +226,17 @@ static void test_layernorm_stats(void) {
     optest_init(&t, "LayerNormalization", 17, 3, 3);
     optest_attr_int(&t, "axis", 1);
     optest_attr_int(&t, "stash_type", 11);
-    lcv_tensor *in[3] = {gb_tensor(3, d, -2, 2, NULL, 0, 0, &s),
-                         gb_tensor(2, sd, 0.5, 1.5, NULL, 0, 0, &s),
-                         gb_tensor(2, sd, -1, 1, NULL, 0, 0, &s)};
+    lcv_tensor *in[3] = {gradcheck_tensor_off_kinks(3, d, -2, 2, NULL, 0, 0, &s),
+                         gradcheck_tensor_off_kinks(2, sd, 0.5, 1.5, NULL, 0, 0, &s),
+                         gradcheck_tensor_off_kinks(2, sd, -1, 1, NULL, 0, 0, &s)};
     lcv_tensor *out[3], *din[3];
-    CHECK(gb_forward(&t, 3, in, 3, out, NULL, NULL) == LCV_OK);
+    CHECK(gradcheck_forward(&t, 3, in, 3, out, NULL, NULL) == LCV_OK);
     int64_t sdims[3] = {3, 1, 1};
     for (int mode = 0; mode < 2; mode++) { /* all three gradients; only Mean and InvStdDev */
-        lcv_tensor *dy[3] = {mode ? NULL : gb_tensor(3, d, -1, 1, NULL, 0, 0, &s),
-                             gb_tensor(3, sdims, -1, 1, NULL, 0, 0, &s),
-                             gb_tensor(3, sdims, -1, 1, NULL, 0, 0, &s)};
-        CHECK_MSG(gb_backward(&t, 3, in, 3, out, dy, din, NULL, NULL, NULL, NULL) == LCV_OK, "%s",
+        lcv_tensor *dy[3] = {mode ? NULL : gradcheck_tensor_off_kinks(3, d, -1, 1, NULL, 0, 0, &s),
+                             gradcheck_tensor_off_kinks(3, sdims, -1, 1, NULL, 0, 0, &s),
+                             gradcheck_tensor_off_kinks(3, sdims, -1, 1, NULL, 0, 0, &s)};
+        CHECK_MSG(gradcheck_backward(&t, 3, in, 3, out, dy, din, NULL, NULL, NULL, NULL) == LCV_OK, "%s",
                   t.err.msg);
         lcv_tensor *x64 = optest_tensor(LCV_DTYPE_FLOAT64, 3, d, NULL);
         for (int64_t j = 0; j < 60; j++) ((double *)x64->data)[j] = ((float *)in[0]->data)[j];
@@ -271,12 +271,12 @@ static void test_layernorm_stats(void) {
         }
         CHECK_MSG(bad == 0, "LayerNorm Mean/InvStdDev gradients (mode %d): %d mismatches", mode,
                   bad);
-        gb_free_all(p64, 3);
-        gb_free_all(dy, 3);
-        gb_free_all(din, 3);
+        gradcheck_free_all(p64, 3);
+        gradcheck_free_all(dy, 3);
+        gradcheck_free_all(din, 3);
     }
-    gb_free_all(out, 3);
-    gb_free_all(in, 3);
+    gradcheck_free_all(out, 3);
+    gradcheck_free_all(in, 3);
     optest_free(&t);
 }
 
@@ -293,11 +293,11 @@ static void test_instancenorm(void) {
         optest_init(&t, "InstanceNormalization", 6, 3, 1);
         if (i == 1) optest_attr_float(&t, "epsilon", 1e-2f);
         int64_t C = v[i].d[1];
-        lcv_tensor *in[3] = {gb_tensor(v[i].nd, v[i].d, -2, 2, NULL, 0, 0, &s),
-                             gb_tensor(1, &C, 0.5, 1.5, NULL, 0, 0, &s),
-                             gb_tensor(1, &C, -1, 1, NULL, 0, 0, &s)};
-        gb_grad(&t, 3, in, 1, NULL, ATOL, RTOL, "planes");
-        gb_free_all(in, 3);
+        lcv_tensor *in[3] = {gradcheck_tensor_off_kinks(v[i].nd, v[i].d, -2, 2, NULL, 0, 0, &s),
+                             gradcheck_tensor_off_kinks(1, &C, 0.5, 1.5, NULL, 0, 0, &s),
+                             gradcheck_tensor_off_kinks(1, &C, -1, 1, NULL, 0, 0, &s)};
+        gradcheck_expect(&t, 3, in, 1, NULL, ATOL, RTOL, "planes");
+        gradcheck_free_all(in, 3);
         optest_free(&t);
     }
 }
@@ -313,24 +313,24 @@ static void test_threads(void) {
     int64_t d[4] = {8, 16, 21, 23};
     lcv_tensor *in[5], *out1[1], *out2[1], *d1[5], *d2[5];
     bn_inputs(4, d, &s, in);
-    lcv_tensor *dy[1] = {gb_tensor(4, d, -1, 1, NULL, 0, 0, &s)};
+    lcv_tensor *dy[1] = {gradcheck_tensor_off_kinks(4, d, -1, 1, NULL, 0, 0, &s)};
     optest t;
     optest_init(&t, "BatchNormalization", 15, 5, 1);
     lcv_train_io io1, io2;
-    gb_io_init(&io1, 1);
-    gb_io_init(&io2, 1);
-    CHECK(gb_forward(&t, 5, in, 1, out1, &io1, NULL) == LCV_OK);
-    CHECK(gb_forward(&t, 5, in, 1, out2, &io2, pool) == LCV_OK);
-    CHECK(gb_same(out1[0], out2[0]));
-    CHECK(gb_backward(&t, 5, in, 1, out1, dy, d1, NULL, &io1, NULL, NULL) == LCV_OK);
-    CHECK(gb_backward(&t, 5, in, 1, out2, dy, d2, NULL, &io2, pool, NULL) == LCV_OK);
-    for (int i = 0; i < 5; i++) CHECK_MSG(gb_same(d1[i], d2[i]), "BatchNorm input %d", i);
-    gb_free_all(d1, 5);
-    gb_free_all(d2, 5);
-    gb_free_all(out1, 1);
-    gb_free_all(out2, 1);
-    gb_io_free(&io1);
-    gb_io_free(&io2);
+    gradcheck_io_init(&io1, 1);
+    gradcheck_io_init(&io2, 1);
+    CHECK(gradcheck_forward(&t, 5, in, 1, out1, &io1, NULL) == LCV_OK);
+    CHECK(gradcheck_forward(&t, 5, in, 1, out2, &io2, pool) == LCV_OK);
+    CHECK(gradcheck_same_bits(out1[0], out2[0]));
+    CHECK(gradcheck_backward(&t, 5, in, 1, out1, dy, d1, NULL, &io1, NULL, NULL) == LCV_OK);
+    CHECK(gradcheck_backward(&t, 5, in, 1, out2, dy, d2, NULL, &io2, pool, NULL) == LCV_OK);
+    for (int i = 0; i < 5; i++) CHECK_MSG(gradcheck_same_bits(d1[i], d2[i]), "BatchNorm input %d", i);
+    gradcheck_free_all(d1, 5);
+    gradcheck_free_all(d2, 5);
+    gradcheck_free_all(out1, 1);
+    gradcheck_free_all(out2, 1);
+    gradcheck_io_free(&io1);
+    gradcheck_io_free(&io2);
     optest_free(&t);
     /* LayerNorm over the last two dims, InstanceNorm */
     const char *ops[2] = {"LayerNormalization", "InstanceNormalization"};
@@ -338,23 +338,23 @@ static void test_threads(void) {
         optest_init(&t, ops[o], o ? 6 : 17, 3, 1);
         int64_t pd[2] = {21, 23}, C = 16;
         if (!o) optest_attr_int(&t, "axis", 2);
-        lcv_tensor *p[3] = {in[0], o ? gb_tensor(1, &C, 0.5, 1.5, NULL, 0, 0, &s)
-                                     : gb_tensor(2, pd, 0.5, 1.5, NULL, 0, 0, &s),
-                            o ? gb_tensor(1, &C, -1, 1, NULL, 0, 0, &s)
-                              : gb_tensor(2, pd, -1, 1, NULL, 0, 0, &s)};
-        CHECK(gb_forward(&t, 3, p, 1, out1, NULL, NULL) == LCV_OK);
-        CHECK(gb_backward(&t, 3, p, 1, out1, dy, d1, NULL, NULL, NULL, NULL) == LCV_OK);
-        CHECK(gb_backward(&t, 3, p, 1, out1, dy, d2, NULL, NULL, pool, NULL) == LCV_OK);
-        for (int i = 0; i < 3; i++) CHECK_MSG(gb_same(d1[i], d2[i]), "%s input %d", ops[o], i);
-        gb_free_all(d1, 3);
-        gb_free_all(d2, 3);
-        gb_free_all(out1, 1);
+        lcv_tensor *p[3] = {in[0], o ? gradcheck_tensor_off_kinks(1, &C, 0.5, 1.5, NULL, 0, 0, &s)
+                                     : gradcheck_tensor_off_kinks(2, pd, 0.5, 1.5, NULL, 0, 0, &s),
+                            o ? gradcheck_tensor_off_kinks(1, &C, -1, 1, NULL, 0, 0, &s)
+                              : gradcheck_tensor_off_kinks(2, pd, -1, 1, NULL, 0, 0, &s)};
+        CHECK(gradcheck_forward(&t, 3, p, 1, out1, NULL, NULL) == LCV_OK);
+        CHECK(gradcheck_backward(&t, 3, p, 1, out1, dy, d1, NULL, NULL, NULL, NULL) == LCV_OK);
+        CHECK(gradcheck_backward(&t, 3, p, 1, out1, dy, d2, NULL, NULL, pool, NULL) == LCV_OK);
+        for (int i = 0; i < 3; i++) CHECK_MSG(gradcheck_same_bits(d1[i], d2[i]), "%s input %d", ops[o], i);
+        gradcheck_free_all(d1, 3);
+        gradcheck_free_all(d2, 3);
+        gradcheck_free_all(out1, 1);
         lcv_tensor_free(p[1]);
         lcv_tensor_free(p[2]);
         optest_free(&t);
     }
-    gb_free_all(dy, 1);
-    gb_free_all(in, 5);
+    gradcheck_free_all(dy, 1);
+    gradcheck_free_all(in, 5);
     lcv_threadpool_free(pool);
 }
 

@@ -3,7 +3,7 @@
  * spatial dims against float64 finite differences (inputs are distinct values far apart, so no
  * maximum changes within the step), 1 vs 2 threads; ties routed to the first maximum in scan
  * order; bad inputs. */
-#include "ga_check.h"
+#include "gradcheck.h"
 
 static const gradcheck_opts OPTS = {1e-5, 1e-4, 0, 13, NULL, false};
 
@@ -14,7 +14,7 @@ static lcv_tensor *distinct_tensor(int ndim, const int64_t *dims, uint64_t *s) {
     float *p = t->data;
     for (int64_t i = 0; i < n; i++) p[i] = n > 1 ? -1.0f + 2.0f * (float)i / (float)(n - 1) : 0.5f;
     for (int64_t i = n - 1; i > 0; i--) {
-        int64_t j = ga_rand_int(s, 0, i);
+        int64_t j = gradcheck_int(s, 0, i);
         float v = p[i];
         p[i] = p[j];
         p[j] = v;
@@ -33,21 +33,21 @@ static bool forward_finite(optest *t, const lcv_tensor *x, int n_out) {
     return ok;
 }
 
-static void test_windowed(ga_env *e, const char *op, uint64_t seed) {
+static void test_windowed(gradcheck_env *e, const char *op, uint64_t seed) {
     uint64_t s = seed;
     bool is_max = strcmp(op, "MaxPool") == 0;
     int done = 0;
     for (int trial = 0; done < 40 && trial < 400; trial++) {
         int nsp = done % 6 == 4 ? 3 : done % 6 == 1 ? 1 : 2;
-        int64_t xd[5] = {ga_rand_int(&s, 1, 3), ga_rand_int(&s, 1, 7)};
+        int64_t xd[5] = {gradcheck_int(&s, 1, 3), gradcheck_int(&s, 1, 7)};
         int64_t k[3], st[3], dl[3], pads[6];
         for (int d = 0; d < nsp; d++) {
-            xd[2 + d] = ga_rand_int(&s, 1, nsp == 3 ? 5 : 9);
-            k[d] = ga_rand_int(&s, 1, 3);
-            st[d] = ga_rand_int(&s, 1, 3);
-            dl[d] = ga_rand_int(&s, 1, 2);
-            pads[d] = ga_rand_int(&s, 0, k[d] - 1);
-            pads[nsp + d] = ga_rand_int(&s, 0, k[d] - 1);
+            xd[2 + d] = gradcheck_int(&s, 1, nsp == 3 ? 5 : 9);
+            k[d] = gradcheck_int(&s, 1, 3);
+            st[d] = gradcheck_int(&s, 1, 3);
+            dl[d] = gradcheck_int(&s, 1, 2);
+            pads[d] = gradcheck_int(&s, 0, k[d] - 1);
+            pads[nsp + d] = gradcheck_int(&s, 0, k[d] - 1);
         }
         int ceil_mode = done % 2, cip = (done / 2) % 2, n_out = is_max && done % 3 == 2 ? 2 : 1;
         optest t;
@@ -65,7 +65,7 @@ static void test_windowed(ga_env *e, const char *op, uint64_t seed) {
         lcv_tensor *x = distinct_tensor(nsp + 2, xd, &s);
         if (forward_finite(&t, x, n_out)) {
             char sx[64];
-            CHECK_MSG(ga_check(&t, 1, (const lcv_tensor *const *)&x, n_out, &OPTS, e),
+            CHECK_MSG(gradcheck_every_isa(&t, 1, (const lcv_tensor *const *)&x, n_out, &OPTS, e),
                       "%s x %s kernel %lld,%lld,%lld strides %lld,%lld,%lld dilations "
                       "%lld,%lld,%lld ceil_mode %d count_include_pad %d outputs %d", op,
                       lcv_shape_str(nsp + 2, xd, sx, sizeof sx), (long long)k[0],
@@ -82,18 +82,18 @@ static void test_windowed(ga_env *e, const char *op, uint64_t seed) {
     CHECK_MSG(done == 40, "%s: only %d usable random cases", op, done);
 }
 
-static void test_global(ga_env *e) {
+static void test_global(gradcheck_env *e) {
     uint64_t s = 31;
     const char *ops[2] = {"GlobalAveragePool", "GlobalMaxPool"};
     for (int trial = 0; trial < 12; trial++) {
         int nsp = 1 + trial % 3;
-        int64_t xd[5] = {ga_rand_int(&s, 1, 3), ga_rand_int(&s, 1, 7)};
-        for (int d = 0; d < nsp; d++) xd[2 + d] = ga_rand_int(&s, 1, nsp == 3 ? 5 : 9);
+        int64_t xd[5] = {gradcheck_int(&s, 1, 3), gradcheck_int(&s, 1, 7)};
+        for (int d = 0; d < nsp; d++) xd[2 + d] = gradcheck_int(&s, 1, nsp == 3 ? 5 : 9);
         optest t;
         optest_init(&t, ops[trial % 2], 13, 1, 1);
         lcv_tensor *x = distinct_tensor(nsp + 2, xd, &s);
         char sx[64];
-        CHECK_MSG(ga_check(&t, 1, (const lcv_tensor *const *)&x, 1, &OPTS, e), "%s x %s",
+        CHECK_MSG(gradcheck_every_isa(&t, 1, (const lcv_tensor *const *)&x, 1, &OPTS, e), "%s x %s",
                   ops[trial % 2], lcv_shape_str(nsp + 2, xd, sx, sizeof sx));
         lcv_tensor_free(x);
         optest_free(&t);
@@ -180,13 +180,13 @@ static void test_bad(void) {
 }
 
 int main(void) {
-    ga_env e;
-    ga_env_init(&e);
+    gradcheck_env e;
+    gradcheck_env_init(&e);
     test_windowed(&e, "MaxPool", 51);
     test_windowed(&e, "AveragePool", 52);
     test_global(&e);
     test_ties();
     test_bad();
-    ga_env_free(&e);
+    gradcheck_env_free(&e);
     return lcv_test_finish("grad_pool");
 }
