@@ -7,6 +7,7 @@ declare -A allowed=(
   [core]=""
   [ir]="core"
   [kernels]="core"
+  [tasks]="core"
   [ops]="ir core kernels"
   [frontends]="ir core"
   [passes]="ops ir core kernels"

@@ -1,0 +1,169 @@
+/* test_nms.c - box overlap and NMS on hand-computed cases, argument errors, and the IoU row
+ * kernels of every ISA level against the scalar one (bit for bit) on odd lengths. The random
+ * comparison with a numpy implementation is check_nms.py. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cpu.h"
+#include "harness.h"
+#include "leancv_detect.h"
+#include "tasks/box.h"
+
+static lcv_box B(float x1, float y1, float x2, float y2) {
+    lcv_box b = {x1, y1, x2, y2};
+    return b;
+}
+
+/* Runs lcv_nms; returns the count (or -1 on error) with keep/out filled. */
+static int64_t run(const lcv_box *b, const float *s, const int32_t *l, int64_t n,
+                   const lcv_nms_params *p, int64_t *keep, float *out, char *err) {
+    size_t ws_size = lcv_nms_workspace_size(n);
+    void *ws = malloc(ws_size ? ws_size : 1);
+    int64_t nk = -7;
+    lcv_status st = lcv_nms(b, s, l, n, p, ws, ws_size, keep, out, &nk, err, 256);
+    free(ws);
+    return st == LCV_OK ? nk : -1;
+}
+
+static void test_overlap(void) {
+    CHECK(fabsf(lcv_box_iou(B(0, 0, 2, 2), B(1, 1, 3, 3)) - 1.0f / 7.0f) < 1e-7f);
+    CHECK(lcv_box_iou(B(0, 0, 2, 2), B(0, 0, 2, 2)) == 1.0f);
+    CHECK(lcv_box_iou(B(0, 0, 2, 2), B(5, 5, 6, 6)) == 0.0f);
+    CHECK(lcv_box_iou(B(2, 2, 0, 0), B(0, 0, 2, 2)) == 0.0f); /* degenerate: area 0 */
+    CHECK(lcv_box_iou(B(1, 1, 1, 1), B(1, 1, 1, 1)) == 0.0f); /* union 0 */
+    /* GIoU: hull 3x3 = 9, union 7 */
+    CHECK(fabsf(lcv_box_giou(B(0, 0, 2, 2), B(1, 1, 3, 3)) - (1.0f / 7.0f - 2.0f / 9.0f)) < 1e-6f);
+    /* disjoint: iou 0, hull 6x6 = 36, union 2 -> -34/36 */
+    CHECK(fabsf(lcv_box_giou(B(0, 0, 1, 1), B(5, 5, 6, 6)) + 34.0f / 36.0f) < 1e-6f);
+}
+
+static void test_methods(void) {
+    /* A and B overlap with IoU 81/119 = 0.68; C is apart. */
+    lcv_box b[3] = {B(0, 0, 10, 10), B(1, 1, 11, 11), B(20, 20, 30, 30)};
+    float s[3] = {0.9f, 0.8f, 0.7f}, out[3];
+    int32_t same[3] = {0, 0, 0}, split[3] = {0, 1, 0};
+    int64_t keep[3];
+    char err[256];
+    lcv_nms_params p = lcv_nms_default_params();
+    CHECK(run(b, s, same, 3, &p, keep, out, err) == 2 && keep[0] == 0 && keep[1] == 2);
+    CHECK(out[0] == 0.9f && out[1] == 0.7f);
+    p.iou_threshold = 0.7f; /* 0.68 is not above it */
+    CHECK(run(b, s, same, 3, &p, keep, out, err) == 3);
+    p.iou_threshold = 0.5f;
+    CHECK(run(b, s, split, 3, &p, keep, out, err) == 3 && keep[1] == 1); /* other class */
+    p.class_agnostic = 1;
+    CHECK(run(b, s, split, 3, &p, keep, out, err) == 2);
+    p.class_agnostic = 0;
+    CHECK(run(b, s, NULL, 3, &p, keep, out, err) == 2); /* no labels: one class */
+    p.max_output = 1;
+    CHECK(run(b, s, split, 3, &p, keep, out, err) == 1 && keep[0] == 0);
+    p.max_output = 0;
+    p.score_threshold = 0.75f; /* C drops out before NMS */
+    CHECK(run(b, s, same, 3, &p, keep, out, err) == 1 && keep[0] == 0);
+    p.score_threshold = 0.0f;
+    /* Soft-NMS linear: B decays to 0.8 * (1 - 81/119), after C. */
+    p.method = LCV_NMS_SOFT_LINEAR;
+    CHECK(run(b, s, same, 3, &p, keep, out, err) == 3 && keep[0] == 0 && keep[1] == 2 &&
+          keep[2] == 1);
+    CHECK(fabsf(out[2] - 0.8f * (1.0f - 81.0f / 119.0f)) < 1e-6f);
+    p.score_threshold = 0.3f; /* the decayed B falls below it */
+    CHECK(run(b, s, same, 3, &p, keep, out, err) == 2);
+    p.score_threshold = 0.0f;
+    /* Soft-NMS Gaussian: B * exp(-iou^2 / 0.5) */
+    p.method = LCV_NMS_SOFT_GAUSSIAN;
+    float o = 81.0f / 119.0f;
+    CHECK(run(b, s, same, 3, &p, keep, out, err) == 3 && keep[2] == 1);
+    CHECK(fabsf(out[2] - 0.8f * expf(-o * o / 0.5f)) < 1e-6f);
+    /* Matrix NMS linear: comp(A) = 0, so B decays by (1 - iou) / 1; C by 1. */
+    p.method = LCV_NMS_MATRIX_LINEAR;
+    CHECK(run(b, s, same, 3, &p, keep, out, err) == 3 && keep[1] == 2 && keep[2] == 1);
+    CHECK(fabsf(out[2] - 0.8f * (1.0f - o)) < 1e-6f && out[1] == 0.7f);
+    /* Ties: equal scores keep the lower index first. */
+    float tie[3] = {0.5f, 0.5f, 0.5f};
+    p.method = LCV_NMS_GREEDY;
+    lcv_box dup[3] = {b[0], b[0], b[0]};
+    CHECK(run(dup, tie, same, 3, &p, keep, out, err) == 1 && keep[0] == 0);
+    /* NaN scores never take part. */
+    float nan_s[3] = {NAN, 0.8f, 0.7f};
+    CHECK(run(b, nan_s, same, 3, &p, keep, out, err) == 2 && keep[0] == 1);
+    CHECK(run(b, s, same, 0, &p, keep, out, err) == 0);
+}
+
+static void test_errors(void) {
+    lcv_box b[2] = {B(0, 0, 1, 1), B(0, 0, 1, 1)};
+    float s[2] = {0.5f, 0.4f};
+    int32_t bad_label[2] = {0, -3};
+    int64_t keep[2] = {42, 42};
+    char err[256] = "";
+    lcv_nms_params p = lcv_nms_default_params();
+    CHECK(run(b, s, bad_label, 2, &p, keep, NULL, err) == -1 && strstr(err, "negative label"));
+    CHECK(keep[0] == 42);
+    CHECK(run(b, s, NULL, -1, &p, keep, NULL, err) == -1 && strstr(err, "negative box count"));
+    p.iou_threshold = 1.5f;
+    CHECK(run(b, s, NULL, 2, &p, keep, NULL, err) == -1 && strstr(err, "iou_threshold"));
+    p.iou_threshold = NAN;
+    CHECK(run(b, s, NULL, 2, &p, keep, NULL, err) == -1 && strstr(err, "iou_threshold"));
+    p = lcv_nms_default_params();
+    p.method = LCV_NMS_SOFT_GAUSSIAN;
+    p.sigma = 0.0f;
+    CHECK(run(b, s, NULL, 2, &p, keep, NULL, err) == -1 && strstr(err, "sigma"));
+    p = lcv_nms_default_params();
+    p.method = (lcv_nms_method)9;
+    CHECK(run(b, s, NULL, 2, &p, keep, NULL, err) == -1 && strstr(err, "unknown method"));
+    p = lcv_nms_default_params();
+    int64_t nk;
+    char ws[64] __attribute__((aligned(16)));
+    CHECK(lcv_nms(b, s, NULL, 2, &p, ws, 8, keep, NULL, &nk, err, sizeof err) ==
+              LCV_ERR_INVALID_ARG &&
+          strstr(err, "workspace"));
+    CHECK(lcv_nms_workspace_size(-1) == 0 && lcv_nms_workspace_size(INT64_MAX) == 0);
+}
+
+/* Every ISA's IoU row equals the scalar one bit for bit, on lengths around the vector widths. */
+static void test_iou_rows(void) {
+    enum { N = 301 };
+    static float x1[N], y1[N], x2[N], y2[N], area[N], want[N], got[N];
+    uint64_t r = 7;
+    for (int i = 0; i < N; i++) {
+        float v[4];
+        for (int k = 0; k < 4; k++) {
+            r = r * 6364136223846793005ULL + 1442695040888963407ULL;
+            v[k] = (float)(r >> 40) / (float)(1 << 24) * 50.0f;
+        }
+        x1[i] = v[0];
+        y1[i] = v[1];
+        x2[i] = i % 13 == 0 ? v[0] - 1.0f : v[0] + v[2] * 0.5f; /* some degenerate */
+        y2[i] = v[1] + v[3] * 0.5f;
+        area[i] = lcv_box_area_xyxy(x1[i], y1[i], x2[i], y2[i]);
+    }
+    lcv_box_soa b = {x1, y1, x2, y2, area};
+    lcv_cpu_info info;
+    lcv_cpu_detect(&info);
+    lcv_isa best = lcv_cpu_best_isa(&info);
+    int lens[] = {0, 1, 7, 8, 9, 15, 16, 17, 31, 33, 300};
+    for (lcv_isa isa = LCV_ISA_SCALAR; isa != LCV_ISA_AUTO; isa = lcv_isa_next(isa, best)) {
+        lcv_iou_row_fn f = lcv_iou_row_for(isa);
+        for (int i = 0; i < N; i += 37)
+            for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+                int64_t j0 = i % 5, j1 = j0 + lens[li];
+                if (j1 > N) j1 = N;
+                lcv_iou_row_scalar(&b, i, j0, j1, want);
+                memset(got, 0xff, sizeof got);
+                f(&b, i, j0, j1, got);
+                CHECK_MSG(memcmp(want, got, sizeof(float) * (size_t)(j1 - j0)) == 0 &&
+                              got[j1 - j0] != got[j1 - j0], /* nothing written past the end */
+                          "isa %s box %d length %lld", lcv_isa_name(isa), i, (long long)(j1 - j0));
+                for (int64_t j = j0; j < j1; j++)
+                    CHECK(want[j - j0] == lcv_box_iou(B(x1[i], y1[i], x2[i], y2[i]),
+                                                      B(x1[j], y1[j], x2[j], y2[j])));
+            }
+    }
+}
+
+int main(void) {
+    test_overlap();
+    test_methods();
+    test_errors();
+    test_iou_rows();
+    return lcv_test_finish("tasks_nms");
+}
