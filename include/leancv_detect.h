@@ -1,5 +1,6 @@
-/* leancv_detect.h - detection post-processing that needs no model: box overlap measures and
- * non-maximum suppression (greedy, class-wise or class-agnostic; Soft-NMS; Matrix NMS). Every
+/* leancv_detect.h - detection post-processing that needs no model: box overlap measures,
+ * non-maximum suppression (greedy, class-wise or class-agnostic; Soft-NMS; Matrix NMS) and
+ * decoders of the common one-stage heads (YOLO v3/v5/v8, SSD, RetinaNet, FCOS, CenterNet). Every
  * function works on caller-owned arrays and never allocates: the caller sizes a workspace
  * with lcv_nms_workspace_size and may reuse it for any number of calls.
  *
@@ -80,6 +81,110 @@ LCV_API lcv_status lcv_nms(const lcv_box *boxes, const float *scores, const int3
                            int64_t n, const lcv_nms_params *params, void *workspace,
                            size_t workspace_size, int64_t *keep, float *out_scores,
                            int64_t *n_keep, char *errbuf, size_t errcap);
+
+
+/* ---- Decoders: head outputs -> candidate boxes (then lcv_nms) ----
+ *
+ * A decoder reads one head output (float32, contiguous, one image: the caller points at the
+ * image's slice of a batch) and adds every candidate whose score is above the threshold to an
+ * lcv_candidates set, which keeps only the top-k by score (ties: lower index first, then lower
+ * label) as it goes,
+ * in the caller's arrays: no allocation. Multi-level heads call a decoder once per level with
+ * index_base set to the level's first candidate index, so indices stay unique (an index
+ * names the candidate's row in the head, e.g. to fetch its mask coefficients).
+ *
+ * All four arrays are required.
+ * Boxes come out as corners in the network input's pixel coordinates. Sigmoids and
+ * exponentials are evaluated in double and rounded once to float (results do not depend on a
+ * float exp's last bit); everything else is float32 in the order written below. */
+
+typedef struct lcv_candidates {
+    lcv_box *boxes;    /* capacity entries each, caller-owned */
+    float *scores;
+    int32_t *labels;
+    int64_t *indices;
+    int64_t capacity;
+    int64_t topk;      /* keep at most this many (<= capacity; 0: capacity) */
+    float score_threshold; /* candidates need score > score_threshold */
+    int64_t count;     /* current size (set by lcv_candidates_reset / decoders) */
+} lcv_candidates;
+
+/* Empties the set; checks capacity >= 1, topk in [0, capacity] and the array pointers. */
+LCV_API lcv_status lcv_candidates_reset(lcv_candidates *c, char *errbuf, size_t errcap);
+/* Orders the candidates by descending score (ties: lower index, then lower label), ready for
+ * lcv_nms.
+ * This ends a round of adding: reset before decoding into the set again. */
+LCV_API void lcv_candidates_sort(lcv_candidates *c);
+
+/* YOLO with decoding inside the exported graph (Ultralytics exports): n rows, each
+ * (cx, cy, w, h, [objectness,] class scores...) in pixels and probabilities.
+ *   LCV_YOLO_V5: rows of 5 + classes values, score = objectness * max class score;
+ *   LCV_YOLO_V8: rows of 4 + classes values (no objectness), score = max class score;
+ * label = the best class (lowest on ties). channels_first: the tensor is [values, n] (as
+ * YOLOv8 exports [1, 84, 8400]) instead of [n, values]. */
+typedef enum lcv_yolo_layout { LCV_YOLO_V5 = 0, LCV_YOLO_V8 = 1 } lcv_yolo_layout;
+LCV_API lcv_status lcv_decode_yolo(const float *pred, int64_t n, int classes,
+                                   lcv_yolo_layout layout, int channels_first,
+                                   int64_t index_base, lcv_candidates *c, char *errbuf,
+                                   size_t errcap);
+
+/* One raw YOLO v3/v5 level [anchors * (5 + classes), h, w] (logits), anchors[2 * a] the
+ * (width, height) of anchor a in pixels, stride the level's pixels per cell. With
+ * s = sigmoid of each value and (gx, gy) the cell:
+ *   v5 (v5_formula != 0): cx = (s_x * 2 - 0.5 + gx) * stride, w = (s_w * 2)^2 * anchor_w
+ *   v3:                   cx = (s_x + gx) * stride,           w = exp(t_w) * anchor_w
+ * score = s_obj * max s_class. Candidate index = index_base + (a * h + gy) * w + gx. */
+LCV_API lcv_status lcv_decode_yolo_grid(const float *raw, int anchors, const float *anchor_wh,
+                                        int classes, int64_t h, int64_t w, float stride,
+                                        int v5_formula, int64_t index_base, lcv_candidates *c,
+                                        char *errbuf, size_t errcap);
+
+/* One raw anchor-free level with distribution focal loss (YOLOv8 style): box [4 * bins, h, w]
+ * (per side l, t, r, b a distribution over bins 0..bins-1, as logits) and cls [classes, h, w]
+ * logits. Distance of a side = sum_k softmax_k * k; with the cell centre (gx + 0.5, gy + 0.5):
+ * x1 = (centre_x - l) * stride, x2 = (centre_x + r) * stride (same for y with t, b);
+ * score = sigmoid of the best class logit. Index = index_base + gy * w + gx. */
+LCV_API lcv_status lcv_decode_dfl(const float *box, const float *cls, int bins, int classes,
+                                  int64_t h, int64_t w, float stride, int64_t index_base,
+                                  lcv_candidates *c, char *errbuf, size_t errcap);
+
+/* SSD: deltas [priors, 4] (dx, dy, dw, dh), probabilities [priors, classes] (softmax done;
+ * class 0 is background and skipped), priors [priors, 4] as (cx, cy, w, h) relative to the
+ * image, variances (v_c, v_s) (0.1, 0.2 usually): cx = pcx + dx * v_c * pw,
+ * w = pw * exp(dw * v_s); boxes scaled by image_w/image_h. Every class above the threshold of a
+ * prior is a candidate (multi-label); index = index_base + prior. */
+LCV_API lcv_status lcv_decode_ssd(const float *deltas, const float *probs, const float *priors,
+                                  int64_t n_priors, int classes, float var_center,
+                                  float var_size, float image_w, float image_h,
+                                  int64_t index_base, lcv_candidates *c, char *errbuf,
+                                  size_t errcap);
+
+/* RetinaNet: deltas [anchors, 4] (dx, dy, dw, dh) against anchors [anchors, 4] (x1, y1, x2,
+ * y2, pixels), logits [anchors, classes]: with aw = x2 - x1, acx = x1 + 0.5 * aw,
+ * cx = dx * aw + acx, w = exp(min(dw, log(1000 / 16))) * aw (torchvision's BoxCoder with
+ * weights 1); score = sigmoid(logit) per class (multi-label). index = index_base + anchor. */
+LCV_API lcv_status lcv_decode_retinanet(const float *deltas, const float *logits,
+                                        const float *anchors, int64_t n_anchors, int classes,
+                                        int64_t index_base, lcv_candidates *c, char *errbuf,
+                                        size_t errcap);
+
+/* FCOS, one level: cls [classes, h, w] logits, reg [4, h, w] distances (l, t, r, b) in pixels
+ * (already positive), ctr [h, w] centre-ness logits; location (gx * stride + stride / 2, same
+ * for y) (integer division of an integer stride as in FCOS); score = sqrt(sigmoid(cls) *
+ * sigmoid(ctr)) per class (multi-label). Index = index_base + gy * w + gx. */
+LCV_API lcv_status lcv_decode_fcos(const float *cls, const float *reg, const float *ctr,
+                                   int classes, int64_t h, int64_t w, int stride,
+                                   int64_t index_base, lcv_candidates *c, char *errbuf,
+                                   size_t errcap);
+
+/* CenterNet: heat [classes, h, w] probabilities (sigmoid done), wh [2, h, w] (width, height in
+ * output cells), offset [2, h, w] (x, y). A peak is a value not smaller than any of its 3x3
+ * neighbours in the same class; box centre (gx + off_x, gy + off_y), corners centre -+ wh / 2,
+ * all times down_ratio. Index = index_base + (class * h + gy) * w + gx. No NMS is needed. */
+LCV_API lcv_status lcv_decode_centernet(const float *heat, const float *wh, const float *offset,
+                                        int classes, int64_t h, int64_t w, float down_ratio,
+                                        int64_t index_base, lcv_candidates *c, char *errbuf,
+                                        size_t errcap);
 
 #ifdef __cplusplus
 }

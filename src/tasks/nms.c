@@ -25,6 +25,7 @@ typedef struct nms_work {
     float *score;     /* the run's current scores (Soft/Matrix) */
     float *row;       /* one IoU row */
     float *comp;      /* Matrix NMS: max IoU with a higher-scored box */
+    int64_t *pos;     /* greedy: run position of each packed survivor */
     unsigned char *alive;
 } nms_work;
 
@@ -32,8 +33,8 @@ typedef struct nms_work {
 
 size_t lcv_nms_workspace_size(int64_t n) {
     if (n < 0) return 0;
-    uint64_t per = 2 * sizeof(nms_entry) + NMS_ARRAYS_F32 * sizeof(float) + 1;
-    uint64_t slack = 16 * (NMS_ARRAYS_F32 + 3); /* each array rounded up to 16 bytes */
+    uint64_t per = 2 * sizeof(nms_entry) + NMS_ARRAYS_F32 * sizeof(float) + sizeof(int64_t) + 1;
+    uint64_t slack = 16 * (NMS_ARRAYS_F32 + 4); /* each array rounded up to 16 bytes */
     if ((uint64_t)n > (SIZE_MAX - slack) / per) return 0;
     return (size_t)((uint64_t)n * per + slack);
 }
@@ -58,6 +59,7 @@ static void work_init(nms_work *w, void *ws, int64_t n) {
     w->score = carve(&p, nf);
     w->row = carve(&p, nf);
     w->comp = carve(&p, nf);
+    w->pos = carve(&p, sizeof(int64_t) * (size_t)n);
     w->alive = carve(&p, (size_t)n);
 }
 
@@ -83,15 +85,27 @@ typedef struct nms_run {
     int64_t m;
 } nms_run;
 
+/* Boxes not yet suppressed stay packed at the front of the arrays (their run positions in
+ * pos), so every IoU row covers only survivors: clustered candidates shrink the work fast. */
 static void greedy(nms_work *w, lcv_iou_row_fn iou, nms_run r, const lcv_nms_params *p,
                    int64_t *nk) {
-    for (int64_t i = 0; i < r.m; i++) w->alive[i] = 1;
-    for (int64_t i = 0; i < r.m; i++) {
-        if (!w->alive[i]) continue;
-        w->kept[(*nk)++] = r.e[i];
-        iou(&w->soa, i, i + 1, r.m, w->row);
-        for (int64_t j = i + 1; j < r.m; j++)
-            if (w->row[j - i - 1] > p->iou_threshold) w->alive[j] = 0;
+    lcv_box_soa *b = &w->soa;
+    int64_t m = r.m;
+    for (int64_t j = 0; j < m; j++) w->pos[j] = j;
+    for (int64_t i = 0; i < m; i++) {
+        w->kept[(*nk)++] = r.e[w->pos[i]];
+        iou(b, i, i + 1, m, w->row);
+        int64_t to = i + 1;
+        for (int64_t j = i + 1; j < m; j++) {
+            if (w->row[j - i - 1] > p->iou_threshold) continue;
+            b->x1[to] = b->x1[j];
+            b->y1[to] = b->y1[j];
+            b->x2[to] = b->x2[j];
+            b->y2[to] = b->y2[j];
+            b->area[to] = b->area[j];
+            w->pos[to++] = w->pos[j];
+        }
+        m = to;
     }
 }
 
@@ -168,8 +182,8 @@ lcv_nms_params lcv_nms_default_params(void) {
 }
 
 static lcv_status nms_fail(char *errbuf, size_t errcap, lcv_status st, const char *msg,
-                           long long v) {
-    if (errbuf && errcap) snprintf(errbuf, errcap, "nms: %s (got %lld)", msg, v);
+                           double v) {
+    if (errbuf && errcap) snprintf(errbuf, errcap, "nms: %s (got %.9g)", msg, v);
     return st;
 }
 
@@ -177,29 +191,30 @@ static lcv_status check_args(const lcv_box *boxes, const float *scores, int64_t 
                              const lcv_nms_params *p, void *ws, size_t ws_size,
                              const int64_t *keep, const int64_t *n_keep, char *errbuf,
                              size_t errcap) {
-    if (n < 0) return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "negative box count", n);
+    if (n < 0)
+        return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "negative box count", (double)n);
     if (!p || !n_keep || (n > 0 && (!boxes || !scores || !keep || !ws)))
         return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "NULL argument", 0);
     if ((unsigned)p->method > LCV_NMS_MATRIX_GAUSSIAN)
-        return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "unknown method", p->method);
+        return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "unknown method",
+                        (double)p->method);
     if (!(p->iou_threshold >= 0.0f && p->iou_threshold <= 1.0f))
         return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG,
-                        "iou_threshold must be in [0, 1] (value x1000)",
-                        (long long)(p->iou_threshold * 1000.0f));
+                        "iou_threshold must be in [0, 1]", p->iou_threshold);
     if (isnan(p->score_threshold))
         return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "score_threshold is NaN", 0);
     bool gauss = p->method == LCV_NMS_SOFT_GAUSSIAN || p->method == LCV_NMS_MATRIX_GAUSSIAN;
     if (gauss && !(p->sigma > 0.0f && isfinite(p->sigma)))
         return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG,
-                        "sigma must be a positive finite number (value x1000)",
-                        (long long)(p->sigma * 1000.0f));
+                        "sigma must be a positive finite number", p->sigma);
     if (p->max_output < 0)
         return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "negative max_output",
-                        p->max_output);
+                        (double)p->max_output);
     size_t need = lcv_nms_workspace_size(n);
     if (n > 0 && (need == 0 || ws_size < need))
         return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG,
-                        "workspace smaller than lcv_nms_workspace_size(n) bytes", (long long)ws_size);
+                        "workspace smaller than lcv_nms_workspace_size(n) bytes",
+                        (double)ws_size);
     if (n > 0 && ((uintptr_t)ws & 15u))
         return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "workspace not 16-byte aligned", 0);
     return LCV_OK;
@@ -218,7 +233,7 @@ lcv_status lcv_nms(const lcv_box *boxes, const float *scores, const int32_t *lab
         for (int64_t i = 0; i < n; i++)
             if (labels[i] < 0)
                 return nms_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "negative label at index",
-                                (long long)i);
+                                (double)i);
     nms_work w;
     work_init(&w, workspace, n);
     int64_t m = 0;

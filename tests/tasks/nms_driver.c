@@ -44,8 +44,9 @@ int main(int argc, char **argv) {
         ok = 0;
     }
     FILE *o = ok ? fopen(argv[2], "wb") : NULL;
-    ok = o && fwrite(&n_keep, 8, 1, o) == 1 && fwrite(keep, 8, (size_t)n_keep, o) == (size_t)n_keep &&
-         fwrite(out_scores, 4, (size_t)n_keep, o) == (size_t)n_keep;
+    size_t nk = (size_t)n_keep;
+    ok = o && fwrite(&n_keep, 8, 1, o) == 1 && fwrite(keep, 8, nk, o) == nk &&
+         fwrite(out_scores, 4, nk, o) == nk;
     if (o && fclose(o) != 0) ok = 0;
     free(boxes);
     free(scores);

@@ -1,6 +1,7 @@
-/* test_nms.c - box overlap and NMS on hand-computed cases, argument errors, and the IoU row
- * kernels of every ISA level against the scalar one (bit for bit) on odd lengths. The random
- * comparison with a numpy implementation is check_nms.py. */
+/* test_detect.c - box overlap, NMS and head decoders on hand-computed cases, argument errors
+ * (a head of the wrong shape), and the IoU row kernels of every ISA level against the scalar
+ * one (bit for bit) on odd lengths. The random comparisons with numpy implementations are
+ * check_nms.py and check_decode.py. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,10 +161,86 @@ static void test_iou_rows(void) {
     }
 }
 
+enum { CAP = 8 };
+typedef struct cand_store {
+    lcv_box boxes[CAP];
+    float scores[CAP];
+    int32_t labels[CAP];
+    int64_t indices[CAP];
+    lcv_candidates c;
+} cand_store;
+
+static void store_init(cand_store *s, int64_t topk, float thr) {
+    lcv_candidates c = {s->boxes, s->scores, s->labels, s->indices, CAP, topk, thr, 0};
+    s->c = c;
+    char err[128];
+    CHECK(lcv_candidates_reset(&s->c, err, sizeof err) == LCV_OK);
+}
+
+static void test_decoders(void) {
+    cand_store s;
+    char err[256] = "";
+    /* YOLOv8 layout, channels first [4 + 2, 3]: rows (cx, cy, w, h, c0, c1). */
+    float v8[6 * 3] = {10, 50, 90, /* cx */ 10, 50, 90, /* cy */ 4, 8, 2, /* w */ 2, 4, 6,
+                       /* h */ 0.1f, 0.7f, 0.3f, /* class 0 */ 0.6f, 0.2f, 0.3f /* class 1 */};
+    store_init(&s, 0, 0.25f);
+    CHECK(lcv_decode_yolo(v8, 3, 2, LCV_YOLO_V8, 1, 100, &s.c, err, sizeof err) == LCV_OK);
+    lcv_candidates_sort(&s.c);
+    CHECK(s.c.count == 3 && s.c.indices[0] == 101 && s.c.labels[0] == 0 && s.c.scores[0] == 0.7f);
+    CHECK(s.c.boxes[0].x1 == 46.0f && s.c.boxes[0].y2 == 52.0f);
+    CHECK(s.c.indices[1] == 100 && s.c.labels[1] == 1); /* 0.6 */
+    CHECK(s.c.indices[2] == 102 && s.c.labels[2] == 0); /* tie 0.3/0.3: lowest class */
+    /* top-1 keeps the best only, whatever the order of adding */
+    store_init(&s, 1, 0.0f);
+    CHECK(lcv_decode_yolo(v8, 3, 2, LCV_YOLO_V8, 1, 0, &s.c, err, sizeof err) == LCV_OK);
+    CHECK(s.c.count == 1 && s.c.indices[0] == 1);
+    /* CenterNet: one peak per class; a plateau of equal values gives each of its cells. */
+    float heat[2 * 2 * 3] = {0.1f, 0.9f, 0.2f, 0.1f, 0.3f, 0.1f, /* class 0: peak at (0, 1) */
+                             0.5f, 0.5f, 0.1f, 0.1f, 0.1f, 0.1f /* class 1: plateau */};
+    float wh[2 * 6], off[2 * 6];
+    for (int i = 0; i < 12; i++) {
+        wh[i] = 2.0f;
+        off[i] = 0.5f;
+    }
+    store_init(&s, 0, 0.4f);
+    CHECK(lcv_decode_centernet(heat, wh, off, 2, 2, 3, 4.0f, 0, &s.c, err, sizeof err) ==
+          LCV_OK);
+    lcv_candidates_sort(&s.c);
+    CHECK(s.c.count == 3 && s.c.indices[0] == 1 && s.c.labels[0] == 0);
+    /* centre (1 + 0.5, 0 + 0.5) cells, half size 1, times 4 */
+    CHECK(s.c.boxes[0].x1 == 2.0f && s.c.boxes[0].y1 == -2.0f && s.c.boxes[0].x2 == 10.0f);
+    CHECK(s.c.labels[1] == 1 && s.c.labels[2] == 1 && s.c.indices[1] == 6 && s.c.indices[2] == 7);
+    /* Wrong shapes and sets: clear errors. */
+    store_init(&s, 0, 0.0f);
+    CHECK(lcv_decode_yolo(v8, 3, 0, LCV_YOLO_V8, 1, 0, &s.c, err, sizeof err) ==
+              LCV_ERR_INVALID_ARG &&
+          strstr(err, "yolo decoder: classes"));
+    CHECK(lcv_decode_ssd(v8, v8, v8, 3, 1, 0.1f, 0.2f, 1, 1, 0, &s.c, err, sizeof err) ==
+              LCV_ERR_INVALID_ARG &&
+          strstr(err, "background"));
+    CHECK(lcv_decode_fcos(v8, v8, v8, 2, 0, 3, 8, 0, &s.c, err, sizeof err) ==
+              LCV_ERR_INVALID_ARG &&
+          strstr(err, "sizes"));
+    CHECK(lcv_decode_dfl(v8, v8, 16, 2, INT64_MAX / 2, 3, 8.0f, 0, &s.c, err, sizeof err) ==
+              LCV_ERR_INVALID_ARG &&
+          strstr(err, "overflow"));
+    CHECK(lcv_decode_centernet(heat, wh, off, 2, 2, 3, 4.0f, 0, NULL, err, sizeof err) ==
+              LCV_ERR_INVALID_ARG &&
+          strstr(err, "candidate set"));
+    lcv_candidates bad = {s.boxes, s.scores, s.labels, s.indices, CAP, CAP + 1, 0.0f, 0};
+    CHECK(lcv_candidates_reset(&bad, err, sizeof err) == LCV_ERR_INVALID_ARG &&
+          strstr(err, "topk"));
+    bad.topk = 0;
+    bad.capacity = 0;
+    CHECK(lcv_candidates_reset(&bad, err, sizeof err) == LCV_ERR_INVALID_ARG &&
+          strstr(err, "capacity"));
+}
+
 int main(void) {
+    test_decoders();
     test_overlap();
     test_methods();
     test_errors();
     test_iou_rows();
-    return lcv_test_finish("tasks_nms");
+    return lcv_test_finish("tasks_detect");
 }
