@@ -1,8 +1,9 @@
-/* leancv_detect.h - detection post-processing that needs no model: box overlap measures,
- * non-maximum suppression (greedy, class-wise or class-agnostic; Soft-NMS; Matrix NMS) and
- * decoders of the common one-stage heads (YOLO v3/v5/v8, SSD, RetinaNet, FCOS, CenterNet). Every
- * function works on caller-owned arrays and never allocates: the caller sizes a workspace
- * with lcv_nms_workspace_size and may reuse it for any number of calls.
+/* leancv_detect.h - post-processing of vision heads that needs no model: box overlap
+ * measures, non-maximum suppression (greedy, class-wise or class-agnostic; Soft-NMS; Matrix
+ * NMS), decoders of the common one-stage detection heads (YOLO v3/v5/v8, SSD, RetinaNet, FCOS,
+ * CenterNet), semantic segmentation argmax and overlays, and prototype instance masks. Every
+ * function works on caller-owned arrays and never allocates: NMS takes a workspace sized with
+ * lcv_nms_workspace_size, reusable for any number of calls.
  *
  * Conventions follow leancv.h: fallible functions return an lcv_status and write a message of
  * at most errcap bytes to errbuf (borrowed, may be NULL) on failure. All functions are
@@ -185,6 +186,39 @@ LCV_API lcv_status lcv_decode_centernet(const float *heat, const float *wh, cons
                                         int classes, int64_t h, int64_t w, float down_ratio,
                                         int64_t index_base, lcv_candidates *c, char *errbuf,
                                         size_t errcap);
+
+/* ---- Segmentation ---- */
+
+/* Per-pixel class of segmentation logits [classes, h, w] (one image) at out_h x out_w: the
+ * logits are resized by bilinear interpolation (half-pixel centres, as PyTorch's interpolate
+ * with align_corners=False: source y = max(0, (y + 0.5) * h / out_h - 0.5), the upper
+ * neighbour clamped to the edge), then the largest wins (lowest class on ties). Argmax after
+ * resizing gives smooth borders; resizing labels would give blocky ones. labels: out_h * out_w
+ * bytes (caller-owned); classes in 1..256. */
+LCV_API lcv_status lcv_seg_argmax(const float *logits, int classes, int64_t h, int64_t w,
+                                  int64_t out_h, int64_t out_w, uint8_t *labels, char *errbuf,
+                                  size_t errcap);
+
+/* Blends each labelled pixel's palette colour over an RGB image (h * w * 3 bytes, HWC):
+ * rgb = (1 - alpha) * rgb + alpha * colour, rounded; pixels of class `skip` (e.g. the
+ * background; -1 for none) are left alone. palette: 3 bytes per class, or NULL for leancv's
+ * built-in 256-colour palette (lcv_seg_palette). alpha in [0, 1]. */
+LCV_API lcv_status lcv_seg_overlay(uint8_t *rgb, int64_t h, int64_t w, const uint8_t *labels,
+                                   const uint8_t *palette, int skip, float alpha, char *errbuf,
+                                   size_t errcap);
+/* The built-in palette's colour of class c (0..255): well-separated hues, class 0 black. */
+LCV_API void lcv_seg_palette(int c, uint8_t rgb[3]);
+
+/* One instance mask from prototypes (YOLACT; YOLOv5/v8-seg): protos [k, ph, pw] and the
+ * instance's k coefficients give the logit map m = sum_i coeff[i] * protos[i] (summed in index
+ * order), resized to out_h x out_w like lcv_seg_argmax's logits; a pixel is in the mask when
+ * sigmoid(m) > threshold and its centre (x + 0.5, y + 0.5), in output pixels, lies in box
+ * (given in output pixels: x1 <= cx < x2, y1 <= cy < y2). mask: out_h * out_w bytes of 0/1;
+ * *area (may be NULL) receives the pixel count. threshold in (0, 1). */
+LCV_API lcv_status lcv_instance_mask(const float *protos, int k, int64_t ph, int64_t pw,
+                                     const float *coeffs, lcv_box box, float threshold,
+                                     int64_t out_h, int64_t out_w, uint8_t *mask, int64_t *area,
+                                     char *errbuf, size_t errcap);
 
 #ifdef __cplusplus
 }

@@ -236,7 +236,47 @@ static void test_decoders(void) {
           strstr(err, "capacity"));
 }
 
+static void test_segmentation(void) {
+    char err[256] = "";
+    uint8_t c0[3], c1[3], c5[3];
+    lcv_seg_palette(0, c0);
+    lcv_seg_palette(1, c1);
+    lcv_seg_palette(5, c5); /* bits 101: red and blue high */
+    CHECK(c0[0] == 0 && c0[1] == 0 && c0[2] == 0);
+    CHECK(c1[0] == 128 && c1[1] == 0 && c1[2] == 0);
+    CHECK(c5[0] == 128 && c5[1] == 0 && c5[2] == 128);
+    /* 2x2 logits, 2 classes, kept at 2x2: plain argmax; ties go to class 0 */
+    float lg[8] = {1, 5, 3, 0, /* class 0 */ 2, 5, 1, 0 /* class 1 */};
+    uint8_t lab[4], rgb[12];
+    CHECK(lcv_seg_argmax(lg, 2, 2, 2, 2, 2, lab, err, sizeof err) == LCV_OK);
+    CHECK(lab[0] == 1 && lab[1] == 0 && lab[2] == 0 && lab[3] == 0);
+    /* 1x1 logits resized to 2x2 stay constant */
+    float one[2] = {0.5f, 0.7f};
+    CHECK(lcv_seg_argmax(one, 2, 1, 1, 2, 2, lab, err, sizeof err) == LCV_OK && lab[3] == 1);
+    for (int i = 0; i < 12; i++) rgb[i] = 100;
+    uint8_t mixed[4] = {0, 1, 1, 0};
+    CHECK(lcv_seg_overlay(rgb, 2, 2, mixed, NULL, 0, 0.5f, err, sizeof err) == LCV_OK);
+    CHECK(rgb[0] == 100 && rgb[3] == 114 && rgb[4] == 50 && rgb[5] == 50); /* (100+128)/2 */
+    CHECK(lcv_seg_overlay(rgb, 2, 2, mixed, NULL, 0, 1.5f, err, sizeof err) ==
+              LCV_ERR_INVALID_ARG &&
+          strstr(err, "alpha"));
+    CHECK(lcv_seg_argmax(lg, 300, 2, 2, 2, 2, lab, err, sizeof err) == LCV_ERR_INVALID_ARG &&
+          strstr(err, "1..256"));
+    /* instance mask: one prototype, coefficient 1: logit 2 everywhere, box covers the left half */
+    float proto[4] = {2, 2, 2, 2}, coeff = 1.0f;
+    lcv_box half = {0, 0, 1, 2};
+    int64_t area = -1;
+    uint8_t m[4];
+    CHECK(lcv_instance_mask(proto, 1, 2, 2, &coeff, half, 0.5f, 2, 2, m, &area, err,
+                            sizeof err) == LCV_OK);
+    CHECK(area == 2 && m[0] == 1 && m[1] == 0 && m[2] == 1 && m[3] == 0);
+    CHECK(lcv_instance_mask(proto, 1, 2, 2, &coeff, half, 0.0f, 2, 2, m, &area, err,
+                            sizeof err) == LCV_ERR_INVALID_ARG &&
+          strstr(err, "threshold"));
+}
+
 int main(void) {
+    test_segmentation();
     test_decoders();
     test_overlap();
     test_methods();
