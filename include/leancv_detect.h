@@ -1,9 +1,10 @@
 /* leancv_detect.h - post-processing of vision heads that needs no model: box overlap
  * measures, non-maximum suppression (greedy, class-wise or class-agnostic; Soft-NMS; Matrix
  * NMS), decoders of the common one-stage detection heads (YOLO v3/v5/v8, SSD, RetinaNet, FCOS,
- * CenterNet), semantic segmentation argmax and overlays, and prototype instance masks. Every
- * function works on caller-owned arrays and never allocates: NMS takes a workspace sized with
- * lcv_nms_workspace_size, reusable for any number of calls.
+ * CenterNet), semantic segmentation argmax and overlays, prototype instance masks and text
+ * regions from a binarization map (DBNet). Every function works on caller-owned arrays and
+ * never allocates: NMS and text detection take a workspace sized by lcv_*_workspace_size,
+ * reusable for any number of calls.
  *
  * Conventions follow leancv.h: fallible functions return an lcv_status and write a message of
  * at most errcap bytes to errbuf (borrowed, may be NULL) on failure. All functions are
@@ -219,6 +220,40 @@ LCV_API lcv_status lcv_instance_mask(const float *protos, int k, int64_t ph, int
                                      const float *coeffs, lcv_box box, float threshold,
                                      int64_t out_h, int64_t out_w, uint8_t *mask, int64_t *area,
                                      char *errbuf, size_t errcap);
+
+/* ---- Text detection (differentiable binarization, DBNet) ---- */
+
+/* A quadrilateral: corners (x[i], y[i]) in order around the shape, starting at the corner with
+ * the smallest x + y. */
+typedef struct lcv_quad {
+    float x[4], y[4];
+} lcv_quad;
+
+typedef struct lcv_textdet_params {
+    float bin_threshold; /* a pixel is text when its probability > this (default 0.3) */
+    float box_threshold; /* a region is kept when its mean probability > this (default 0.6) */
+    /* The region's minimum-area rectangle (w x h) grows by D = w * h * unclip_ratio /
+     * (2 * (w + h)) on every side (DBNet's offset, area * ratio / perimeter; default 1.5). */
+    float unclip_ratio;
+    float min_side;      /* regions whose grown rectangle has a side < this are dropped (3) */
+    float scale_x, scale_y; /* output coordinates = map pixels * scale (default 1) */
+} lcv_textdet_params;
+
+LCV_API lcv_textdet_params lcv_textdet_default_params(void);
+/* Bytes of workspace lcv_textdet needs for an h x w map (0 on bad sizes or overflow). */
+LCV_API size_t lcv_textdet_workspace_size(int64_t h, int64_t w);
+
+/* Text regions of a probability map prob [h, w]: 8-connected regions of text pixels, in the
+ * raster order of their first pixel; each region's score is its pixels' mean probability, its
+ * shape the minimum-area rectangle around its pixels (pixel (x, y) covers [x, x + 1) x
+ * [y, y + 1)), grown as above. Writes up to capacity regions (quads, scores: caller-owned)
+ * and their count to *count; *found (may be NULL) receives how many passed the filters in
+ * all. workspace: lcv_textdet_workspace_size(h, w) bytes, 8-byte aligned. */
+LCV_API lcv_status lcv_textdet(const float *prob, int64_t h, int64_t w,
+                               const lcv_textdet_params *params, void *workspace,
+                               size_t workspace_size, lcv_quad *quads, float *scores,
+                               int64_t capacity, int64_t *count, int64_t *found, char *errbuf,
+                               size_t errcap);
 
 #ifdef __cplusplus
 }

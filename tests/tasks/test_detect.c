@@ -275,7 +275,61 @@ static void test_segmentation(void) {
           strstr(err, "threshold"));
 }
 
+static void test_textdet(void) {
+    /* a 4 x 2 text bar at x 1..4, y 1..2 in a 5 x 7 map, and one noise pixel (6, 4) apart from it,
+     * below the box threshold */
+    float prob[5 * 7] = {0};
+    for (int y = 1; y <= 2; y++)
+        for (int x = 1; x <= 4; x++) prob[y * 7 + x] = 0.9f;
+    prob[4 * 7 + 6] = 0.5f;
+    lcv_textdet_params p = lcv_textdet_default_params();
+    p.unclip_ratio = 0.0f;
+    p.min_side = 0.0f;
+    size_t ws_size = lcv_textdet_workspace_size(5, 7);
+    void *ws = malloc(ws_size);
+    lcv_quad q[4];
+    float sc[4];
+    int64_t n = -1, found = -1;
+    char err[256] = "";
+    CHECK(lcv_textdet(prob, 5, 7, &p, ws, ws_size, q, sc, 4, &n, &found, err, sizeof err) ==
+          LCV_OK);
+    CHECK(n == 1 && found == 1 && sc[0] == 0.9f);
+    /* the rectangle [1, 5] x [1, 3], first corner the one with the smallest x + y */
+    float xs = 0, ys = 0;
+    for (int i = 0; i < 4; i++) {
+        xs += q[0].x[i];
+        ys += q[0].y[i];
+    }
+    CHECK(fabsf(q[0].x[0] - 1.0f) < 1e-5f && fabsf(q[0].y[0] - 1.0f) < 1e-5f);
+    CHECK(fabsf(xs - 12.0f) < 1e-4f && fabsf(ys - 8.0f) < 1e-4f);
+    /* DBNet's offset: area 8, perimeter 12, ratio 1.5 -> D = 1 on every side */
+    p.unclip_ratio = 1.5f;
+    CHECK(lcv_textdet(prob, 5, 7, &p, ws, ws_size, q, sc, 4, &n, &found, err, sizeof err) ==
+              LCV_OK &&
+          n == 1);
+    CHECK(fabsf(q[0].x[0]) < 1e-5f && fabsf(q[0].y[0]) < 1e-5f);
+    /* the noise pixel alone passes a lower box threshold; min_side drops it again */
+    p.box_threshold = 0.4f;
+    CHECK(lcv_textdet(prob, 5, 7, &p, ws, ws_size, q, sc, 4, &n, &found, err, sizeof err) ==
+              LCV_OK &&
+          n == 2);
+    p.min_side = 3.0f; /* the single pixel grows to 1 + 2 * 0.375 */
+    CHECK(lcv_textdet(prob, 5, 7, &p, ws, ws_size, q, sc, 1, &n, &found, err, sizeof err) ==
+              LCV_OK &&
+          n == 1 && found == 1);
+    CHECK(lcv_textdet(prob, 5, 7, &p, ws, 8, q, sc, 1, &n, &found, err, sizeof err) ==
+              LCV_ERR_INVALID_ARG &&
+          strstr(err, "workspace"));
+    p.scale_x = 0.0f;
+    CHECK(lcv_textdet(prob, 5, 7, &p, ws, ws_size, q, sc, 1, &n, &found, err, sizeof err) ==
+              LCV_ERR_INVALID_ARG &&
+          strstr(err, "scales"));
+    CHECK(lcv_textdet_workspace_size(0, 5) == 0 && lcv_textdet_workspace_size(INT64_MAX, 2) == 0);
+    free(ws);
+}
+
 int main(void) {
+    test_textdet();
     test_segmentation();
     test_decoders();
     test_overlap();
