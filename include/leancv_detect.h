@@ -255,6 +255,28 @@ LCV_API lcv_status lcv_textdet(const float *prob, int64_t h, int64_t w,
                                int64_t capacity, int64_t *count, int64_t *found, char *errbuf,
                                size_t errcap);
 
+/* ---- Drawing on RGB images (HWC, 8-bit, h * w * 3 bytes, caller-owned) ----
+ * Everything is clipped to the image; coordinates are pixels (a box's x2/y2 exclusive as
+ * elsewhere). Colours are 3 bytes (R, G, B). */
+
+/* A rectangle outline `thickness` pixels wide (>= 1), inside the box's edges. */
+LCV_API void lcv_draw_box(uint8_t *rgb, int64_t h, int64_t w, lcv_box box,
+                          const uint8_t color[3], int thickness);
+/* The closed polygon through the quad's corners, 1 pixel wide (Bresenham lines). */
+LCV_API void lcv_draw_quad(uint8_t *rgb, int64_t h, int64_t w, const lcv_quad *q,
+                           const uint8_t color[3]);
+/* Blends color over the pixels where mask (h * w bytes) is non-zero, as lcv_seg_overlay. */
+LCV_API void lcv_draw_mask(uint8_t *rgb, int64_t h, int64_t w, const uint8_t *mask,
+                           const uint8_t color[3], float alpha);
+/* ASCII text in leancv's built-in 5x7 bitmap font (lower case drawn as upper case; other
+ * characters as a box), each font pixel a scale x scale square (scale >= 1), glyphs 6 * scale
+ * apart, with (x, y) the top-left corner of the first glyph; on a filled background of `bg`
+ * (NULL: none) one font pixel wider on every side, so labels stay legible on any image.
+ * Returns the width drawn in pixels. */
+LCV_API int64_t lcv_draw_text(uint8_t *rgb, int64_t h, int64_t w, int64_t x, int64_t y,
+                              const char *text, const uint8_t color[3], const uint8_t *bg,
+                              int scale);
+
 #ifdef __cplusplus
 }
 #endif

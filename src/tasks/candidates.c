@@ -5,7 +5,7 @@
  * survivors do not depend on the order of adding. */
 #include <stdio.h>
 
-#include "decode.h"
+#include "tasks_impl.h"
 
 /* (score, index, label) ranks below (score2, index2, label2): lower score, then higher
  * index, then higher label (multi-label heads give one index several classes). */

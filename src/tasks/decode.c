@@ -5,7 +5,7 @@
  * streams over the tensor once. */
 #include <stdio.h>
 
-#include "decode.h"
+#include "tasks_impl.h"
 
 static lcv_status fail(char *errbuf, size_t errcap, const char *head, const char *msg) {
     if (errbuf && errcap) snprintf(errbuf, errcap, "%s decoder: %s", head, msg);

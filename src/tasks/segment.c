@@ -4,7 +4,7 @@
  * so nothing is allocated. */
 #include <stdio.h>
 
-#include "decode.h"
+#include "tasks_impl.h"
 
 static lcv_status seg_fail(char *errbuf, size_t errcap, const char *what, const char *msg) {
     if (errbuf && errcap) snprintf(errbuf, errcap, "%s: %s", what, msg);
@@ -104,9 +104,7 @@ lcv_status lcv_seg_overlay(uint8_t *rgb, int64_t h, int64_t w, const uint8_t *la
         } else {
             lcv_seg_palette(labels[i], col);
         }
-        for (int k = 0; k < 3; k++)
-            rgb[3 * i + k] =
-                (uint8_t)((1.0f - alpha) * (float)rgb[3 * i + k] + alpha * (float)col[k] + 0.5f);
+        for (int k = 0; k < 3; k++) rgb[3 * i + k] = lcv_blend_u8(rgb[3 * i + k], col[k], alpha);
     }
     return LCV_OK;
 }

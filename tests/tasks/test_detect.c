@@ -328,7 +328,56 @@ static void test_textdet(void) {
     free(ws);
 }
 
+/* Count of pixels of an RGB image equal to c. */
+static int64_t count_color(const uint8_t *rgb, int64_t n, const uint8_t c[3]) {
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++)
+        k += rgb[3 * i] == c[0] && rgb[3 * i + 1] == c[1] && rgb[3 * i + 2] == c[2];
+    return k;
+}
+
+static void test_draw(void) {
+    enum { H = 40, W = 60 };
+    static uint8_t img[H * W * 3];
+    const uint8_t red[3] = {255, 0, 0}, white[3] = {255, 255, 255}, black[3] = {0, 0, 0};
+    memset(img, 0, sizeof img);
+    /* outline of [10, 20) x [5, 15), 2 pixels wide: 10 x 10 minus the 6 x 6 inside */
+    lcv_draw_box(img, H, W, B(10, 5, 20, 15), red, 2);
+    CHECK(count_color(img, H * W, red) == 100 - 36);
+    CHECK(img[3 * (5 * W + 10)] == 255 && img[3 * (8 * W + 13)] == 0);
+    /* clipped at the image edges, and boxes far outside draw nothing */
+    memset(img, 0, sizeof img);
+    lcv_draw_box(img, H, W, B(-100, -100, 1e30f, 1e30f), red, 1);
+    CHECK(count_color(img, H * W, red) == 0);
+    lcv_draw_box(img, H, W, B(-5, -5, 5, 5), red, 1);
+    CHECK(count_color(img, H * W, red) == 5 + 5 - 1);
+    /* "I": its middle column is lit on all 7 rows; with a background the block is filled */
+    memset(img, 0, sizeof img);
+    int64_t wd = lcv_draw_text(img, H, W, 2, 2, "I", white, NULL, 1);
+    CHECK(wd == 5 && count_color(img, H * W, white) == 3 + 5 + 3);
+    CHECK(img[3 * (5 * W + 4)] == 255);
+    memset(img, 0, sizeof img);
+    const uint8_t blue[3] = {0, 0, 255};
+    lcv_draw_text(img, H, W, 2, 2, "I", white, blue, 2);
+    CHECK(count_color(img, H * W, white) == 11 * 4 &&
+          count_color(img, H * W, blue) == (10 + 4) * (14 + 4) - 44);
+    /* a quad through far-away corners is clipped, not walked pixel by pixel */
+    memset(img, 0, sizeof img);
+    lcv_quad q = {{-1e9f, 1e9f, 1e9f, -1e9f}, {10, 10, 12, 12}};
+    lcv_draw_quad(img, H, W, &q, red);
+    CHECK(count_color(img, H * W, red) == 2 * W);
+    lcv_quad nanq = {{NAN, 1, 2, 3}, {0, 1, 2, 3}};
+    lcv_draw_quad(img, H, W, &nanq, black);
+    uint8_t mask[H * W];
+    memset(mask, 0, sizeof mask);
+    mask[0] = 1;
+    memset(img, 100, sizeof img);
+    lcv_draw_mask(img, H, W, mask, red, 0.5f);
+    CHECK(img[0] == 178 && img[1] == 50 && img[3] == 100);
+}
+
 int main(void) {
+    test_draw();
     test_textdet();
     test_segmentation();
     test_decoders();
