@@ -83,6 +83,9 @@ typedef struct lcv_train_params {
     int threads;              /* worker threads, >= 1 (default 1) */
     lcv_isa max_isa;          /* highest ISA the kernels may use (default AUTO) */
     uint64_t max_bytes;       /* largest model file or buffer accepted (0: 2 GiB) */
+    /* Distillation losses for lcv_trainer_step_kd (see below); borrowed during creation only
+     * (copied). NULL (default): lcv_trainer_step_kd is unavailable. */
+    const struct lcv_distill_spec *distill;
 } lcv_train_params;
 
 LCV_API lcv_train_params lcv_train_default_params(void);
@@ -117,6 +120,93 @@ LCV_API lcv_status lcv_trainer_step_distill(lcv_trainer *t, const lcv_tensor *im
                                             const lcv_tensor *labels,
                                             const lcv_tensor *teacher_logits, float *loss,
                                             int64_t *correct);
+/* ---- Knowledge distillation (docs/DISTILLATION.md) -----------------------------------------
+ * A trainer created with params.distill trains its model (the student) with the losses the
+ * spec names; lcv_trainer_step_kd takes the batch and what the teacher produced on it (the
+ * caller runs the teacher, e.g. with an lcv_session). Every loss is a mean over the batch. */
+typedef enum lcv_distill_mode {
+    LCV_DISTILL_CE = 0,  /* no teacher: ce_weight * cross-entropy (the baseline) */
+    /* Response (Hinton et al. 2015): kd_weight * T^2 * KL(softmax(teacher / T) ||
+     * softmax(student / T)) + ce_weight * cross-entropy on the logits (output 0). */
+    LCV_DISTILL_HINTON = 1,
+    /* Feature (FitNets, Romero et al. 2015): per pair, the student value [N, Cs, spatial...]
+     * goes through a trainable 1x1 convolution adapter to Ct channels and hint_weight * MSE to
+     * the teacher value [N, Ct, spatial...]; plus ce_weight * cross-entropy. The adapters are
+     * trainer parameters (same optimizer and schedule, clipped on their own norm), saved in
+     * checkpoints and not exported with the student. */
+    LCV_DISTILL_FITNETS = 2,
+    /* Feature (attention transfer, Zagoruyko and Komodakis 2017): per pair, at_beta / 2 *
+     * mean((q_s - q_t)^2) with q = normalise_L2(mean over channels of F^2) per sample; the
+     * spatial sizes must match; plus ce_weight * cross-entropy. */
+    LCV_DISTILL_AT = 3,
+    /* Relation (RKD, Park et al. 2019): rkd_distance * distance loss + rkd_angle * angle loss
+     * (smooth L1 on normalised pairwise distances and on triplet angles) between the student's
+     * and the teacher's embedding values [N, ...]; plus ce_weight * cross-entropy. */
+    LCV_DISTILL_RKD = 4,
+    /* Online (deep mutual learning, Zhang et al. 2018): like HINTON with the peer student's
+     * logits (detached) as the teacher's; defaults ce 1, kd 1, T 1. See
+     * lcv_trainer_step_mutual. */
+    LCV_DISTILL_DML = 5,
+    /* Self (Zhang et al. 2019, "Be your own teacher"): the model has several exits (logits
+     * values [N, classes]); output 0, the deepest, teaches every exit in `exits` with
+     * kd_weight * T^2 * KL(deepest (detached) || exit); every exit, the deepest included, gets
+     * ce_weight * cross-entropy. No teacher input. */
+    LCV_DISTILL_SELF = 6
+} lcv_distill_mode;
+
+/* A student value and the teacher value it is compared with (names, borrowed). The teacher's
+ * name is for messages: the caller passes its data in lcv_distill_inputs. */
+typedef struct lcv_distill_pair {
+    const char *student;
+    const char *teacher;
+} lcv_distill_pair;
+
+typedef struct lcv_distill_spec {
+    lcv_distill_mode mode;
+    float ce_weight, kd_weight; /* >= 0 */
+    float temperature;          /* > 0 */
+    int n_pairs;                /* FITNETS, AT: >= 1 feature pairs */
+    const lcv_distill_pair *pairs;
+    float hint_weight;          /* FITNETS (default 1) */
+    float at_beta;              /* AT (default 1000, the authors') */
+    lcv_distill_pair embedding; /* RKD */
+    float rkd_distance, rkd_angle; /* RKD weights (defaults 25 and 50, the authors') */
+    int n_exits;                /* SELF: >= 1 shallower exits */
+    const char *const *exits;
+} lcv_distill_spec;
+
+/* The defaults for a mode: HINTON ce 0.5, kd 0.5, T 4; DML ce 1, kd 1, T 1; SELF ce 0.7,
+ * kd 0.3, T 3; the others ce 1. Names and counts are left empty. */
+LCV_API lcv_distill_spec lcv_distill_default_spec(lcv_distill_mode mode);
+/* "ce", "hinton", "fitnets", "at", "rkd", "dml", "self" (NULL for other values). */
+LCV_API const char *lcv_distill_mode_name(lcv_distill_mode mode);
+
+/* What the teacher produced on the batch (all borrowed, float32, batch dim N first). */
+typedef struct lcv_distill_inputs {
+    const lcv_tensor *teacher_logits;  /* HINTON, DML: shaped like the student's logits */
+    const lcv_tensor *const *features; /* FITNETS, AT: n_pairs teacher values, pair order */
+    const lcv_tensor *embedding;       /* RKD: the teacher's embedding [N, ...] */
+} lcv_distill_inputs;
+
+/* One optimisation step with the spec's losses (params.distill at creation). in may be NULL
+ * for CE and SELF. Shapes and names are checked with messages naming the value; *loss
+ * (optional) receives the total loss, *correct the argmax hits of output 0. */
+LCV_API lcv_status lcv_trainer_step_kd(lcv_trainer *t, const lcv_tensor *images,
+                                       const lcv_tensor *labels, const lcv_distill_inputs *in,
+                                       float *loss, int64_t *correct);
+/* Deep mutual learning on one batch, as in the paper: a's step against b's current logits,
+ * then b's step against a's logits recomputed after a's update. Both trainers need a DML
+ * spec; losses and hits are per student (each optional). */
+LCV_API lcv_status lcv_trainer_step_mutual(lcv_trainer *a, lcv_trainer *b,
+                                           const lcv_tensor *images, const lcv_tensor *labels,
+                                           float loss[2], int64_t correct[2]);
+/* The model's logits on images with the current parameters. training != 0: the training
+ * forward (batch statistics, dropout with the next step's masks) without changing anything
+ * (running statistics and random state are kept); 0: like lcv_trainer_evaluate. *logits:
+ * owned by the trainer, valid until its next call. */
+LCV_API lcv_status lcv_trainer_predict(lcv_trainer *t, const lcv_tensor *images, int training,
+                                       const lcv_tensor **logits);
+
 /* Runs the model in inference mode (BatchNormalization with running statistics, no dropout)
  * on images (borrowed). *logits: owned by the trainer, valid until its next call. */
 LCV_API lcv_status lcv_trainer_evaluate(lcv_trainer *t, const lcv_tensor *images,
@@ -138,7 +228,8 @@ LCV_API lcv_status lcv_trainer_param(const lcv_trainer *t, int i, const char **n
 /* Total trainable elements. */
 LCV_API int64_t lcv_trainer_param_count(const lcv_trainer *t);
 
-/* Saves a checkpoint: parameters, buffers, optimizer state, step, epoch and random state,
+/* Saves a checkpoint: parameters, buffers, optimizer state (distillation adapters included),
+ * step, epoch and random state,
  * with a fingerprint of the parameter names and shapes. Written to "<path>.tmp" and renamed
  * over path, so an interrupted save leaves the previous checkpoint intact. */
 LCV_API lcv_status lcv_trainer_save(lcv_trainer *t, const char *path);

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """make_pass_models.py - writes the small ONNX models tests/passes/test_pass_models.c loads
 with and without graph optimisation (outputs must agree). Each model exercises patterns the
-passes rewrite: Conv+BN, activations, SiLU, residual Add, Identity/Dropout, duplicates.
+passes rewrite: Conv+BN, activations, SiLU, residual Add, Identity/Dropout, duplicates, and the
+decomposed HardSwish, GELU and LayerNormalization that exporters write before opsets 14/20/17.
 
 usage: /usr/bin/python3 scripts/make_pass_models.py [OUT_DIR]   (default tests/passes/models)
 """
@@ -106,6 +107,104 @@ def activations(out_dir):
          [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs], inits)
 
 
+def scalar(name, v):
+    return numpy_helper.from_array(np.array(v, np.float32), name)
+
+
+def layernorm(p, x, y, axis=-1, gamma=None, beta=None):
+    """LayerNormalization over `axis` written out as torch exports it at opset 13."""
+    nodes = [helper.make_node("ReduceMean", [x], [p + "_m"], axes=[axis]),
+             helper.make_node("Sub", [x, p + "_m"], [p + "_d"]),
+             helper.make_node("Pow", [p + "_d", "two"], [p + "_p"]),
+             helper.make_node("ReduceMean", [p + "_p"], [p + "_v"], axes=[axis]),
+             helper.make_node("Add", [p + "_v", "eps"], [p + "_ve"]),
+             helper.make_node("Sqrt", [p + "_ve"], [p + "_s"])]
+    if gamma is None:
+        return nodes + [helper.make_node("Div", [p + "_d", p + "_s"], [y])]
+    return nodes + [helper.make_node("Div", [p + "_d", p + "_s"], [p + "_n"]),
+                    helper.make_node("Mul", [p + "_n", gamma], [p + "_g"]),
+                    helper.make_node("Add", [p + "_g", beta], [y])]
+
+
+def gelu(p, x, y, form):
+    """GELU with Erf: 0 as torch writes it, 1 with Mul by 1/sqrt(2) and x * 0.5 first."""
+    if form == 0:
+        return [helper.make_node("Div", [x, "sqrt2"], [p + "_u"]),
+                helper.make_node("Erf", [p + "_u"], [p + "_e"]),
+                helper.make_node("Add", [p + "_e", "one"], [p + "_t"]),
+                helper.make_node("Mul", [x, p + "_t"], [p + "_q"]),
+                helper.make_node("Mul", [p + "_q", "half"], [y])]
+    return [helper.make_node("Mul", ["rsqrt2", x], [p + "_u"]),
+            helper.make_node("Erf", [p + "_u"], [p + "_e"]),
+            helper.make_node("Add", ["one", p + "_e"], [p + "_t"]),
+            helper.make_node("Mul", ["half", x], [p + "_h"]),
+            helper.make_node("Mul", [p + "_t", p + "_h"], [y])]
+
+
+def transformer(out_dir):
+    """A pre-norm MLP block (LayerNorm, MatMul + bias, GELU, MatMul + bias, residual) in both
+    GELU forms, a normalisation without gamma/beta, one over a middle axis (not fused), a
+    convnext-style LayerNorm between Transposes, and a GELU on a Conv."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 5, 8])
+    im = helper.make_tensor_value_info("im", TensorProto.FLOAT, [1, 3, 5, 6])
+    inits = [scalar("two", 2.0), scalar("eps", 1e-5), scalar("sqrt2", 1.4142135),
+             scalar("rsqrt2", 0.70710678), scalar("one", 1.0), scalar("half", 0.5),
+             const("g1", [8], 0.5, 1.5), const("b1", [8]), const("w1", [8, 12]), const("c1", [12]),
+             const("w2", [12, 8]), const("c2", [8]), const("w3", [8, 12]), const("c3", [12]),
+             const("cw", [8, 3, 3, 3]), const("cb", [8]), const("g2", [8], 0.5, 1.5),
+             const("b2", [8])]
+    nodes = layernorm("ln1", "x", "n1", gamma="g1", beta="b1")
+    nodes += [helper.make_node("MatMul", ["n1", "w1"], ["h1"]),
+              helper.make_node("Add", ["h1", "c1"], ["h1b"])]
+    nodes += gelu("ge1", "h1b", "a1", 0)
+    nodes += [helper.make_node("MatMul", ["a1", "w2"], ["h2"]),
+              helper.make_node("Add", ["c2", "h2"], ["h2b"]),
+              helper.make_node("Add", ["x", "h2b"], ["r1"])]
+    nodes += layernorm("ln2", "r1", "n2")
+    nodes += [helper.make_node("MatMul", ["n2", "w3"], ["h3"]),
+              helper.make_node("Add", ["h3", "c3"], ["h3b"])]
+    nodes += gelu("ge2", "h3b", "o_mlp", 1)
+    nodes += layernorm("ln3", "x", "o_mid", axis=1)  # middle axis: stays decomposed
+    nodes += [helper.make_node("Conv", ["im", "cw", "cb"], ["cv"], pads=[1, 1, 1, 1]),
+              helper.make_node("Transpose", ["cv"], ["cvt"], perm=[0, 2, 3, 1])]
+    nodes += layernorm("ln4", "cvt", "cvn", gamma="g2", beta="b2")
+    nodes += [helper.make_node("Transpose", ["cvn"], ["o_cnx"], perm=[0, 3, 1, 2]),
+              helper.make_node("Conv", ["im", "cw"], ["cg"], pads=[1, 1, 1, 1])]
+    nodes += gelu("ge3", "cg", "o_cgelu", 0)
+    outs = ["o_mlp", "o_mid", "o_cnx", "o_cgelu"]
+    save(out_dir, "transformer", nodes, [x, im],
+         [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs], inits)
+
+
+def hardswish(out_dir):
+    """mobilenet_v3's HardSwish as x * HardSigmoid(x) after a Conv and a Gemm, its
+    squeeze-excitation gate (HardSigmoid of another value: no HardSwish), and a near miss
+    with HardSigmoid's default alpha."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 6, 7])
+    v = helper.make_tensor_value_info("v", TensorProto.FLOAT, [3, 6])
+    inits = [const("w1", [8, 4, 3, 3]), const("b1", [8]), const("w2", [8, 8, 1, 1]),
+             const("b2", [8], 1.0, 3.0), const("w3", [8, 4, 1, 1]), const("gw", [6, 5]),
+             const("gb", [5])]
+    sixth = 1.0 / 6.0
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1]),
+             helper.make_node("HardSigmoid", ["c1"], ["s1"], alpha=sixth),
+             helper.make_node("Mul", ["c1", "s1"], ["a1"]),
+             helper.make_node("GlobalAveragePool", ["a1"], ["p1"]),
+             helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"]),
+             helper.make_node("HardSigmoid", ["c2"], ["s2"], alpha=sixth),
+             helper.make_node("Mul", ["s2", "a1"], ["o_se"]),
+             helper.make_node("Conv", ["x", "w3"], ["c3"]),
+             helper.make_node("HardSigmoid", ["c3"], ["s3"]),
+             helper.make_node("Mul", ["s3", "c3"], ["o_miss"]),
+             helper.make_node("Gemm", ["v", "gw", "gb"], ["g1"]),
+             helper.make_node("HardSigmoid", ["g1"], ["s4"], alpha=sixth, beta=0.5),
+             helper.make_node("Mul", ["s4", "g1"], ["o_gemm"])]
+    outs = ["o_se", "o_miss", "o_gemm"]
+    save(out_dir, "hardswish", nodes, [x, v],
+         [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outs], inits,
+         opset=13)
+
+
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "tests", "passes", "models")
@@ -113,6 +212,8 @@ def main():
     resnet_block(out_dir, "resnet_block", 2)
     resnet_block(out_dir, "resnet_block_dynamic", "N")
     activations(out_dir)
+    transformer(out_dir)
+    hardswish(out_dir)
 
 
 if __name__ == "__main__":

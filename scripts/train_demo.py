@@ -5,6 +5,9 @@ Runs on CPU in a few minutes, seeded so reruns give the same model.
 
 Usage: /usr/bin/python3 scripts/train_demo.py [--data DIR] [--out DIR] [--epochs N]
 Writes OUT/fashion_cnn.onnx, OUT/fashion_labels.txt and OUT/fashion_samples/<i>_<label>.png.
+With --export-untrained FILE it only writes the seeded, untrained net to FILE as ONNX (every
+BatchNorm kept as a node, so it can be trained): scripts/train_demo.sh trains that with
+`leancv train` instead of PyTorch.
 """
 import argparse
 import gzip
@@ -95,7 +98,16 @@ def main():
     ap.add_argument("--out", default=os.path.join(here, "..", "models"))
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--export-untrained", metavar="FILE")
     args = ap.parse_args()
+
+    if args.export_untrained:
+        torch.manual_seed(0)
+        torch.onnx.export(FashionCNN().eval(), torch.zeros(1, 1, 28, 28), args.export_untrained,
+                          opset_version=13, input_names=["image"], output_names=["logits"],
+                          dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}},
+                          do_constant_folding=False, training=torch.onnx.TrainingMode.PRESERVE)
+        return
 
     torch.manual_seed(0)
     np.random.seed(0)

@@ -20,6 +20,8 @@ float lcv_act_f32(const lcv_fused *f, float x) {
     }
     case LCV_ACT_SILU: return x / (1.0f + expf(-x));
     case LCV_ACT_TANH: return tanhf(x);
+    /* 1/sqrt(2) rounded to float; multiplying by it matches Div(x, 1.4142135) within an ulp */
+    case LCV_ACT_GELU: return 0.5f * x * (1.0f + erff(x * 0.70710678f));
     }
     return x;
 }

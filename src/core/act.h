@@ -18,7 +18,8 @@ typedef enum lcv_act_kind {
     LCV_ACT_HARDSIGMOID, /* max(0, min(1, alpha * x + beta)) */
     LCV_ACT_HARDSWISH,
     LCV_ACT_SILU,        /* x * sigmoid(x) */
-    LCV_ACT_TANH
+    LCV_ACT_TANH,
+    LCV_ACT_GELU         /* x / 2 * (1 + erf(x / sqrt(2))), the exact (not tanh) form */
 } lcv_act_kind;
 
 typedef struct lcv_fused {

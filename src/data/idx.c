@@ -45,7 +45,18 @@ static int64_t gz_read_some(idx_file *f, void *dst, size_t n, char *errbuf, size
                           msg ? msg : "unknown zlib error");
             return -1;
         }
-        if (got == 0) break;
+        if (got == 0) {
+            /* zlib reports a compressed stream cut short only here, as Z_BUF_ERROR. */
+            int code = 0;
+            gzerror(f->gz, &code);
+            if (code == Z_BUF_ERROR) {
+                lcv_data_fail(errbuf, errcap, LCV_ERR_PARSE,
+                              "'%s': corrupt gzip data (the compressed stream ends early: the "
+                              "file is truncated)", f->path);
+                return -1;
+            }
+            break;
+        }
         done += (size_t)got;
     }
     return (int64_t)done;

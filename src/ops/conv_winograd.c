@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "../kernels/f32-winograd/winograd.h"
+#include "conv_fast.h"
 #include "window.h"
 
 typedef struct wino_plan {
@@ -44,37 +45,21 @@ static bool wino_geom(const lcv_node *node, const lcv_tensor *x, int64_t cin, in
     return lcv_winograd_geom_ok(g);
 }
 
-static lcv_status wino_reference(lcv_opctx *c) {
-    const lcv_tensor *wt = lcv_op_input(c, 1);
-    if (wt && !wt->data) /* released at load: the plan keeps only the transformed copy */
-        return lcv_op_fail(c, LCV_ERR_INTERNAL, "the reference kernel is needed for this input "
-                           "but the weights were released at load (only the Winograd transform "
-                           "is kept)");
-    lcv_status st = lcv_exec_conv(c);
-    return st == LCV_OK ? lcv_op_apply_fused(c) : st;
-}
-
 static lcv_status wino_exec(lcv_opctx *c) {
     const wino_plan *p = c->plan;
-    const lcv_tensor *x = lcv_op_input(c, 0), *wt = lcv_op_input(c, 1), *b = lcv_op_input(c, 2);
+    const lcv_tensor *x = lcv_op_input(c, 0), *b = lcv_op_input(c, 2);
     const lcv_fused *f = &c->node->fused;
     const lcv_tensor *r = f->residual >= 0 ? c->in[f->residual] : NULL;
     lcv_tensor *y = c->out[0];
     lcv_winograd_geom g;
-    if (!p || !x || !wt || !x->data || x->dtype != LCV_DTYPE_FLOAT32 ||
-        wt->dtype != LCV_DTYPE_FLOAT32 || wt->ndim != 4 || wt->dims[0] != p->cout ||
-        wt->dims[1] != p->cin || wt->dims[2] != 3 || wt->dims[3] != 3 ||
-        (b && (b->dtype != LCV_DTYPE_FLOAT32 || b->ndim != 1 || b->dims[0] != p->cout)) ||
+    if (!p || !lcv_conv_operands_match(c, p->cout, p->cin, 3, 3) ||
         !wino_geom(c->node, x, p->cin, p->cout, &g))
-        return wino_reference(c);
+        return lcv_conv_fallback(c);
     int64_t ydims[4] = {g.batch, g.cout, g.out_h, g.out_w};
-    if (y->dtype != LCV_DTYPE_FLOAT32 || !lcv_shape_equal(y->ndim, y->dims, 4, ydims) ||
-        (f->residual >= 0 && (!r || r->dtype != LCV_DTYPE_FLOAT32 ||
-                              !lcv_shape_equal(r->ndim, r->dims, 4, ydims))))
-        return wino_reference(c);
+    if (!lcv_conv_output_matches(c, ydims)) return lcv_conv_fallback(c);
     size_t need = lcv_winograd_scratch_size(p->isa, &g, lcv_threadpool_size(c->pool));
     void *scratch = need ? lcv_op_scratch(c, need) : NULL;
-    if (!scratch) return wino_reference(c);
+    if (!scratch) return lcv_conv_fallback(c);
     lcv_winograd_args a = {p->isa, g, x->data, p->weights, b ? b->data : NULL,
                            r ? r->data : NULL, f->act != LCV_ACT_NONE ? f : NULL, y->data,
                            scratch, need};

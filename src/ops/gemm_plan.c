@@ -1,11 +1,13 @@
 /* gemm_plan.c - the fast path for Gemm: float32 with a constant B packed once at load
  * (transB honoured, alpha folded in) and a constant C folded into a per-column or per-row
  * bias (times beta); runs the packed GEMM with the node's fused residual and activation in the
- * epilogue. Anything else keeps the reference kernel. */
+ * epilogue; a single row of A (batch-1 classifier heads) runs the GEMV of src/kernels/f32-gemv
+ * on the same packed B. Anything else keeps the reference kernel. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/f32-gemm/gemm.h"
+#include "../kernels/f32-gemv/gemv.h"
 #include "plan.h"
 
 typedef struct gemm_plan {
@@ -48,6 +50,13 @@ static lcv_status gemm_fast_exec(lcv_opctx *c) {
     lcv_status st;
     const float *res = lcv_op_fused_residual_f32(c, &st);
     if (st != LCV_OK) return st;
+    if (m == 1 && gp->m_bias == 0) { /* batch 1: stream the packed weights once (GEMV) */
+        const lcv_fused *f = &c->node->fused;
+        lcv_gemv_args v = {gp->isa, gp->k, gp->n, a->data, gp->packed_b, gp->bias, res,
+                           f->act != LCV_ACT_NONE ? f : NULL, y->data};
+        lcv_gemv_run(&v, c->pool);
+        return LCV_OK;
+    }
     lcv_gemm_epilogue epi = {gp->bias, gp->m_bias == 0, res, gp->n, &c->node->fused};
     lcv_gemm_args g = {gp->isa, m, gp->n, gp->k, {a->data, gp->ta ? m : gp->k, gp->ta, false},
                        {gp->packed_b, 0, false, true}, y->data, gp->n, &epi};

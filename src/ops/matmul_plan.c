@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../kernels/f32-gemm/gemm.h"
+#include "../kernels/f32-gemv/gemv.h"
 #include "plan.h"
 
 typedef struct matmul_plan {
@@ -32,10 +33,12 @@ static lcv_status matmul_reference(lcv_opctx *c) {
 }
 
 static lcv_status run_gemm(lcv_opctx *c, const matmul_plan *mp, int64_t m, int64_t n, int64_t k,
-                           lcv_gemm_operand a, lcv_gemm_operand b, float *y, const float *res) {
+                           lcv_gemm_operand a, lcv_gemm_operand b, float *y, const float *res,
+                           float *ws) {
     lcv_gemm_epilogue epi = {NULL, false, res, n, &c->node->fused};
     lcv_gemm_args g = {mp->isa, m, n, k, a, b, y, n, &epi};
-    lcv_status st = lcv_gemm_run(&g, c->pool, c->err);
+    lcv_gemm_ws gws = {ws, NULL, NULL};
+    lcv_status st = lcv_gemm_run_ws(&g, ws ? &gws : NULL, c->pool, c->err);
     if (st != LCV_OK) lcv_err_prefix(c->err, "node '%s' (MatMul)", c->node->name);
     return st;
 }
@@ -60,8 +63,15 @@ static lcv_status matmul_fast_exec(lcv_opctx *c) {
     if (mp->packed_b && b->ndim == 2 && k == mp->k && n == mp->n) {
         /* Constant weights: all of A's leading dims are rows of one GEMM. */
         int64_t rows = ycount / n;
+        if (rows == 1) { /* batch 1: stream the packed weights once (GEMV) */
+            const lcv_fused *f = &c->node->fused;
+            lcv_gemv_args v = {mp->isa, k, n, a->data, mp->packed_b, NULL, res,
+                               f->act != LCV_ACT_NONE ? f : NULL, yd};
+            lcv_gemv_run(&v, c->pool);
+            return LCV_OK;
+        }
         lcv_gemm_operand ao = {a->data, k, false, false}, bo = {mp->packed_b, 0, false, true};
-        return run_gemm(c, mp, rows, n, k, ao, bo, yd, res);
+        return run_gemm(c, mp, rows, n, k, ao, bo, yd, res, NULL);
     }
     /* Batched: broadcast the batch dims as the reference does, one GEMM per batch. */
     int na = a->ndim > 2 ? a->ndim - 2 : 0, nb = b->ndim > 2 ? b->ndim - 2 : 0;
@@ -73,12 +83,16 @@ static lcv_status matmul_fast_exec(lcv_opctx *c) {
     for (int i = 0; i < nbat; i++) nbatch *= bat[i];
     if (nbatch * m * n != ycount) return matmul_reference(c);
     lcv_shape_strides(nbat, bat, bstr);
+    /* Optional: with it the GEMM copies B into contiguous panels when they are reused. */
+    size_t ws_bytes = lcv_gemm_ws_size(mp->isa, lcv_threadpool_size(c->pool));
+    float *ws = ws_bytes ? lcv_op_scratch(c, ws_bytes) : NULL;
     for (int64_t bi = 0; bi < nbatch; bi++) {
         int64_t ao = lcv_broadcast_index(bi, nbat, bat, bstr, na, a->dims) * m * k;
         int64_t bo = lcv_broadcast_index(bi, nbat, bat, bstr, nb, b->dims) * k * n;
         lcv_gemm_operand aop = {(const float *)a->data + ao, k, false, false};
         lcv_gemm_operand bop = {(const float *)b->data + bo, n, false, false};
-        st = run_gemm(c, mp, m, n, k, aop, bop, yd + bi * m * n, res ? res + bi * m * n : NULL);
+        float *ybat = yd + bi * m * n;
+        st = run_gemm(c, mp, m, n, k, aop, bop, ybat, res ? res + bi * m * n : NULL, ws);
         if (st != LCV_OK) return st;
     }
     return LCV_OK;

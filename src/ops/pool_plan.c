@@ -1,12 +1,18 @@
 /* pool_plan.c - the fast path for 2-D float32 MaxPool and AveragePool without dilation or an
- * Indices output (what CNN stems and heads use): each output row's window rows and each
- * output's window columns are clipped to the input once, and the window is scanned with plain
- * float loops, threaded over planes. The reference in pool.c handles everything else. */
+ * Indices output (what CNN stems and heads use): the separable vector kernel of
+ * src/kernels/f32-pool for the planned ISA, or, for rows wider than its buffers, a plain
+ * clipped-window scan; both threaded over planes. The reference in pool.c handles the rest. */
 #include <math.h>
+#include <stdlib.h>
 
 #include "../core/threadpool.h"
+#include "../kernels/f32-pool/pool2d.h"
 #include "plan.h"
 #include "window.h"
+
+typedef struct pool_plan {
+    const lcv_pool2d_rowops *ops; /* the row kernels of the planned ISA (static table) */
+} pool_plan;
 
 typedef struct pool2d {
     const float *x;
@@ -72,8 +78,17 @@ static lcv_status pool2d_exec(lcv_opctx *c) {
     lcv_status st = lcv_window_parse(c, 2, x->dims + 2, NULL, &w);
     if (st == LCV_OK) st = lcv_window_forward_out(c, &w, ceil_mode != 0);
     if (st != LCV_OK) return st;
-    pool2d t = {x->data, y->data, &w, is_max, lcv_attr_int(c->node, "count_include_pad", 0) == 1};
+    bool count_pad = lcv_attr_int(c->node, "count_include_pad", 0) == 1;
     int64_t planes = x->dims[0] * x->dims[1];
+    const pool_plan *pp = c->plan;
+    lcv_pool2d_geom g = {planes, w.in[0], w.in[1], w.out[0], w.out[1], w.kernel[0],
+                         w.kernel[1], w.stride[0], w.stride[1], w.pad_begin[0],
+                         w.pad_begin[1], w.pad_end[0], w.pad_end[1], is_max, count_pad};
+    if (pp && w.dilation[0] == 1 && w.dilation[1] == 1 && lcv_pool2d_supported(&g)) {
+        lcv_pool2d_run(&g, pp->ops, x->data, y->data, c->pool);
+        return lcv_op_apply_fused(c);
+    }
+    pool2d t = {x->data, y->data, &w, is_max, count_pad};
     int64_t work = w.out[0] * w.out[1] * w.kernel[0] * w.kernel[1];
     lcv_threadpool_parallel_for(c->pool, planes, work > 32768 ? 1 : 32768 / (work + 1) + 1,
                                 pool2d_planes, &t);
@@ -88,6 +103,12 @@ lcv_status lcv_plan_pool(const lcv_plan_ctx *pc, lcv_plan *out) {
         if (dil[i] != 1) return LCV_OK;
     bool has_indices = pc->n_out > 1 && pc->out[1] != NULL;
     if (!x || x->dtype != LCV_DTYPE_FLOAT32 || x->ndim != 4 || has_indices) return LCV_OK;
+    pool_plan *pp = malloc(sizeof *pp);
+    if (!pp)
+        return lcv_fail(pc->err, LCV_ERR_NOMEM, "out of memory planning pool '%s'",
+                        pc->node->name);
+    pp->ops = lcv_pool2d_rowops_for(pc->isa);
     out->exec = pool2d_exec;
+    out->data = pp;
     return LCV_OK;
 }

@@ -11,6 +11,10 @@ static const struct {
     {"eliminate_identity", lcv_pass_eliminate_identity},
     {"cse", lcv_pass_cse},
     {"fuse_conv_bn", lcv_pass_fuse_conv_bn},
+    /* decomposed ops back to one node (or a fused activation) before the generic fusions */
+    {"fuse_layernorm", lcv_pass_fuse_layernorm},
+    {"fuse_hardswish", lcv_pass_fuse_hardswish},
+    {"fuse_gelu", lcv_pass_fuse_gelu},
     {"fuse_residual", lcv_pass_fuse_residual},
     {"fuse_activation", lcv_pass_fuse_activation},
     {"eliminate_dead", lcv_pass_eliminate_dead},

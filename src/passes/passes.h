@@ -17,6 +17,9 @@ lcv_status lcv_pass_fuse_conv_bn(lcv_graph *g, bool *changed, lcv_err *e);
 lcv_status lcv_pass_fuse_residual(lcv_graph *g, bool *changed, lcv_err *e);
 lcv_status lcv_pass_fuse_activation(lcv_graph *g, bool *changed, lcv_err *e);
 lcv_status lcv_pass_cse(lcv_graph *g, bool *changed, lcv_err *e);
+lcv_status lcv_pass_fuse_layernorm(lcv_graph *g, bool *changed, lcv_err *e);
+lcv_status lcv_pass_fuse_hardswish(lcv_graph *g, bool *changed, lcv_err *e);
+lcv_status lcv_pass_fuse_gelu(lcv_graph *g, bool *changed, lcv_err *e);
 
 /* ---- helpers shared by the passes (pass_util.c) ---- */
 
@@ -66,5 +69,20 @@ lcv_status lcv_pass_add_constant(lcv_graph *g, const char *base, const char *suf
 /* Constant float32 data of value id when it is an initializer/folded constant of that dtype,
  * else NULL; *count receives its element count. */
 const float *lcv_pass_const_f32(const lcv_graph *g, int id, int64_t *count);
+
+/* ---- matching decomposed ops (pattern.c) ---- */
+
+/* A constant float32 value with exactly one element (any rank): *out receives it. */
+bool lcv_pass_const_scalar(const lcv_graph *g, int id, float *out);
+/* True when id is such a constant within rel_tol * |want| of want. */
+bool lcv_pass_scalar_near(const lcv_graph *g, int id, float want, float rel_tol);
+/* The node that alone reads v (once) when its op is `op` and it has one output, else -1: the
+ * next link of a chain a fusion may swallow. */
+int lcv_pass_next(const lcv_graph *g, const lcv_pass_uses *u, int v, int op);
+/* For a two-input node reading v: its other input (v itself for op(v, v)); else -1. */
+int lcv_pass_other_operand(const lcv_node *n, int v);
+/* Turns n into op `op` (op_type copied) with no attributes, its opset raised to at least
+ * `opset` (the version defining the op as the passes use it). Inputs and outputs stay. */
+lcv_status lcv_pass_retype(lcv_node *n, const char *op_type, int op, int opset, lcv_err *e);
 
 #endif

@@ -196,6 +196,7 @@ static const char *act_name(lcv_act_kind act) {
     case LCV_ACT_HARDSWISH: return "hardswish";
     case LCV_ACT_SILU: return "silu";
     case LCV_ACT_TANH: return "tanh";
+    case LCV_ACT_GELU: return "gelu";
     }
     return "unknown";
 }

@@ -1,11 +1,12 @@
 /* checkpoint.c - saving and restoring a trainer's state in leancv's own checkpoint format, and
  * writing the trained model as ONNX.
  * Layout (all integers little-endian):
- *   "LCVCKPT\0", u32 version (1), u32 optimizer, u32 state tensors per parameter,
- *   u64 fingerprint (FNV-1a of the tensor table), i64 step, i64 epoch, u64 seed, u64 rng,
- *   u32 parameter count, u32 buffer count,
- *   table: per parameter then buffer: u32 name length, name, u32 rank, i64 dims[rank],
- *   data: parameters, buffers, then each parameter's optimizer state (float32),
+ *   "LCVCKPT\0", u32 version (1, or 2 with distillation adapters), u32 optimizer, u32 state
+ *   tensors per parameter, u64 fingerprint (FNV-1a of the tensor table), i64 step, i64 epoch,
+ *   u64 seed, u64 rng, u32 parameter count, u32 buffer count, [version 2: u32 adapter count],
+ *   table: per parameter, buffer, then adapter: u32 name length, name, u32 rank, i64 dims[rank],
+ *   data: parameters, buffers, adapters, then each parameter's optimizer state, then each
+ *   adapter's (float32),
  *   u64 FNV-1a of everything before it.
  * Files are written to "<path>.tmp", synced and renamed over path, so a crash mid-save leaves
  * the previous checkpoint as it was. Loading checks everything before changing anything. */
@@ -15,10 +16,11 @@
 #include <unistd.h>
 
 #include "../frontends/onnx/onnx.h"
-#include "trainer_impl.h"
+#include "distill.h"
 
 #define CKPT_MAGIC "LCVCKPT"
 #define CKPT_VERSION 1u
+#define CKPT_VERSION_ADAPTERS 2u
 #define CKPT_MAX_BYTES ((uint64_t)16 << 30)
 
 typedef struct wbuf {
@@ -74,19 +76,32 @@ static uint64_t fnv1a(const unsigned char *p, size_t n) {
     return h;
 }
 
+/* Parameters, buffers and distillation adapters, in that order. */
+static int tensor_total(lcv_trainer *t) {
+    return t->n_params + t->n_buffers + lcv_distill_tensor_count(t->kd);
+}
+
 static const char *tensor_name(lcv_trainer *t, int i) {
     lcv_graph *g = lcv_autodiff_graph(t->ad);
+    if (i >= t->n_params + t->n_buffers)
+        return lcv_distill_tensor_name(t->kd, i - t->n_params - t->n_buffers);
     return i < t->n_params ? g->values[lcv_autodiff_param_value(t->ad, i)].name
                            : g->values[lcv_autodiff_buffer_value(t->ad, i - t->n_params)].name;
 }
 
-static const lcv_tensor *tensor_at(lcv_trainer *t, int i) {
+static lcv_tensor *tensor_at(lcv_trainer *t, int i) {
+    if (i >= t->n_params + t->n_buffers)
+        return lcv_distill_tensor(t->kd, i - t->n_params - t->n_buffers);
     return i < t->n_params ? t->params[i] : t->buffers[i - t->n_params];
+}
+
+static const char *tensor_kind(lcv_trainer *t, int i) {
+    return i < t->n_params ? "parameter" : i < t->n_params + t->n_buffers ? "buffer" : "adapter";
 }
 
 /* The tensor table (names and shapes), also the fingerprint's input. */
 static void put_table(wbuf *b, lcv_trainer *t) {
-    for (int i = 0; i < t->n_params + t->n_buffers; i++) {
+    for (int i = 0; i < tensor_total(t); i++) {
         const char *name = tensor_name(t, i);
         const lcv_tensor *x = tensor_at(t, i);
         put_u32(b, (uint32_t)strlen(name));
@@ -126,9 +141,9 @@ lcv_status lcv_trainer_save(lcv_trainer *t, const char *path) {
     if (!path) return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "checkpoint path is NULL");
     wbuf table = {0}, b = {0};
     put_table(&table, t);
-    int ns = lcv_optim_state_count(t->opt);
+    int ns = lcv_optim_state_count(t->opt), na = lcv_distill_tensor_count(t->kd);
     put(&b, CKPT_MAGIC, 8);
-    put_u32(&b, CKPT_VERSION);
+    put_u32(&b, na ? CKPT_VERSION_ADAPTERS : CKPT_VERSION);
     put_u32(&b, (uint32_t)t->p.optimizer);
     put_u32(&b, (uint32_t)ns);
     put_u64(&b, table.failed ? 0 : fnv1a(table.p, table.n));
@@ -138,14 +153,19 @@ lcv_status lcv_trainer_save(lcv_trainer *t, const char *path) {
     put_u64(&b, t->rng);
     put_u32(&b, (uint32_t)t->n_params);
     put_u32(&b, (uint32_t)t->n_buffers);
+    if (na) put_u32(&b, (uint32_t)na);
     put(&b, table.p, table.n);
-    for (int i = 0; i < t->n_params + t->n_buffers; i++) {
+    for (int i = 0; i < tensor_total(t); i++) {
         const lcv_tensor *x = tensor_at(t, i);
         put_floats(&b, x->data, lcv_tensor_count(x));
     }
     for (int i = 0; i < t->n_params; i++)
         for (int s = 0; s < ns; s++)
             put_floats(&b, lcv_optim_state(t->opt, i, s), lcv_optim_state_numel(t->opt, i));
+    lcv_optim *ao = lcv_distill_optim(t->kd);
+    for (int i = 0; i < na; i++)
+        for (int s = 0; s < ns; s++)
+            put_floats(&b, lcv_optim_state(ao, i, s), lcv_optim_state_numel(ao, i));
     if (!b.failed) put_u64(&b, fnv1a(b.p, b.n));
     lcv_status st;
     if (b.failed || table.failed)
@@ -193,10 +213,11 @@ static void get_floats(rbuf *r, float *f, int64_t n) {
 }
 
 /* Compares the checkpoint's table with the trainer's, naming the first difference. */
-static lcv_status check_table(lcv_trainer *t, rbuf *r, uint32_t np, uint32_t nb, const char *path) {
-    int total = t->n_params + t->n_buffers, ck_total = (int)(np + nb);
+static lcv_status check_table(lcv_trainer *t, rbuf *r, uint32_t np, uint32_t nb, uint32_t na,
+                              const char *path) {
+    int total = tensor_total(t), ck_total = (int)(np + nb + na);
     for (int i = 0; i < total || i < ck_total; i++) {
-        const char *kind = i < t->n_params ? "parameter" : "buffer";
+        const char *kind = tensor_kind(t, i);
         if (i >= ck_total)
             return lcv_fail(&t->err, LCV_ERR_INVALID_ARG,
                             "checkpoint '%s' is of another model: it has no %s '%s'", path, kind,
@@ -242,6 +263,38 @@ static lcv_status check_table(lcv_trainer *t, rbuf *r, uint32_t np, uint32_t nb,
     return LCV_OK;
 }
 
+/* A checkpoint with distillation adapters: the trainer's FitNets adapters are created with the
+ * shapes it holds (when they do not exist yet), so check_table can compare them. The adapters'
+ * initial values depend on the seed only, so creating them early changes nothing visible. */
+static lcv_status make_adapters(lcv_trainer *t, rbuf r, uint32_t skip, uint32_t na,
+                                const char *path) {
+    if (na != (uint32_t)lcv_distill_tensor_slots(t->kd))
+        return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "checkpoint '%s' holds %u distillation "
+                        "adapter tensors; this trainer has %d (2 per fitnets pair)", path, na,
+                        lcv_distill_tensor_slots(t->kd));
+    int64_t ct[64], cs[64];
+    for (uint32_t i = 0; i < skip + na; i++) {
+        uint32_t len, nd;
+        uint64_t d[LCV_MAX_DIMS];
+        if (!get_u32(&r, &len) || r.n - r.off < len)
+            return lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s' is truncated", path);
+        r.off += len;
+        if (!get_u32(&r, &nd) || nd > LCV_MAX_DIMS)
+            return lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s': bad rank", path);
+        for (uint32_t k = 0; k < nd; k++)
+            if (!get_u64(&r, &d[k]))
+                return lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s' is truncated", path);
+        uint32_t a = i - skip;
+        if (i < skip || a % 2) continue;
+        if (nd != 2 || a / 2 >= 64)
+            return lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s': adapter %u is not a "
+                            "[out, in] matrix", path, a / 2 + 1);
+        ct[a / 2] = (int64_t)(d[0] > (1u << 30) ? 0 : d[0]);
+        cs[a / 2] = (int64_t)(d[1] > (1u << 30) ? 0 : d[1]);
+    }
+    return lcv_distill_ensure_adapters(t, ct, cs, &t->err);
+}
+
 lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
     if (!t || !t->ready) return LCV_ERR_INVALID_ARG;
     t->err.msg[0] = '\0';
@@ -252,7 +305,7 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
     if (st != LCV_OK) return st;
     rbuf r = {data, size, 0};
     char magic[8];
-    uint32_t version = 0, opt = 0, ns = 0, np = 0, nb = 0;
+    uint32_t version = 0, opt = 0, ns = 0, np = 0, nb = 0, na = 0;
     uint64_t fp, step, epoch, seed, rng, sum = 0;
     bool ok = get(&r, magic, 8) && memcmp(magic, CKPT_MAGIC, 8) == 0;
     if (!ok) {
@@ -262,7 +315,8 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
     ok = get_u32(&r, &version) && get_u32(&r, &opt) && get_u32(&r, &ns) && get_u64(&r, &fp) &&
          get_u64(&r, &step) && get_u64(&r, &epoch) && get_u64(&r, &seed) && get_u64(&r, &rng) &&
          get_u32(&r, &np) && get_u32(&r, &nb);
-    if (!ok || version != CKPT_VERSION) {
+    if (ok && version == CKPT_VERSION_ADAPTERS) ok = get_u32(&r, &na);
+    if (!ok || (version != CKPT_VERSION && version != CKPT_VERSION_ADAPTERS)) {
         st = lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s': %s", path,
                       ok ? "unsupported version" : "truncated header");
         goto done;
@@ -274,13 +328,14 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
                       path);
         goto done;
     }
-    if (np > (1u << 24) || nb > (1u << 24)) {
-        st = lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s': %u parameters and %u buffers is "
-                      "implausible", path, np, nb);
+    if (np > (1u << 24) || nb > (1u << 24) || na > (1u << 24)) {
+        st = lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s': %u parameters, %u buffers and %u "
+                      "adapters is implausible", path, np, nb, na);
         goto done;
     }
     size_t table_start = r.off;
-    st = check_table(t, &r, np, nb, path);
+    if (na) st = make_adapters(t, r, np + nb, na, path);
+    if (st == LCV_OK) st = check_table(t, &r, np, nb, na, path);
     if (st != LCV_OK) goto done;
     if (fp != fnv1a(r.p + table_start, r.off - table_start)) {
         st = lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s': fingerprint mismatch", path);
@@ -295,23 +350,30 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
         goto done;
     }
     uint64_t floats = 0;
-    for (int i = 0; i < t->n_params + t->n_buffers; i++)
+    lcv_optim *ao = lcv_distill_optim(t->kd);
+    for (int i = 0; i < tensor_total(t); i++)
         floats += (uint64_t)lcv_tensor_count(tensor_at(t, i));
     for (int i = 0; i < t->n_params; i++)
         floats += (uint64_t)ns * (uint64_t)lcv_optim_state_numel(t->opt, i);
+    for (uint32_t i = 0; i < na; i++)
+        floats += (uint64_t)ns * (uint64_t)lcv_optim_state_numel(ao, (int)i);
     if ((uint64_t)(size - 8 - r.off) != floats * 4) {
         st = lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s' has %llu data bytes, expected %llu",
                       path, (unsigned long long)(size - 8 - r.off), (unsigned long long)floats * 4);
         goto done;
     }
-    for (int i = 0; i < t->n_params + t->n_buffers; i++) {
-        lcv_tensor *x = i < t->n_params ? t->params[i] : t->buffers[i - t->n_params];
+    for (int i = 0; i < tensor_total(t); i++) {
+        lcv_tensor *x = tensor_at(t, i);
         get_floats(&r, x->data, lcv_tensor_count(x));
     }
     for (int i = 0; i < t->n_params; i++)
         for (uint32_t s = 0; s < ns; s++)
             get_floats(&r, lcv_optim_state(t->opt, i, (int)s), lcv_optim_state_numel(t->opt, i));
+    for (uint32_t i = 0; i < na; i++)
+        for (uint32_t s = 0; s < ns; s++)
+            get_floats(&r, lcv_optim_state(ao, (int)i, (int)s), lcv_optim_state_numel(ao, (int)i));
     lcv_optim_set_steps(t->opt, (int64_t)step);
+    if (ao) lcv_optim_set_steps(ao, (int64_t)step);
     t->epoch = (int64_t)epoch;
     t->rng = rng; /* the saved seed is informative: the random state continues from rng */
     (void)seed;

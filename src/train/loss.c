@@ -1,7 +1,9 @@
 /* loss.c - training losses and their gradients: softmax cross-entropy with label smoothing,
- * MSE, L1 and Hinton distillation. Row statistics are accumulated in double so the values
- * match PyTorch's float32 results to well under 1e-5. */
+ * MSE, L1 and response distillation (Hinton KD, also the KL terms of mutual and
+ * self-distillation); feature and relation losses are in distill_loss.c. Row statistics are
+ * accumulated in double so the values match PyTorch's float32 results to well under 1e-5. */
 #include <math.h>
+#include <string.h>
 
 #include "loss.h"
 
@@ -94,20 +96,21 @@ lcv_status lcv_loss_l1(const float *a, const float *b, int64_t n, float *da, dou
     return LCV_OK;
 }
 
-lcv_status lcv_loss_distill(const float *student, const float *teacher, const int64_t *labels,
-                            int64_t n, int64_t k, float alpha, float temperature,
-                            float smoothing, float *dstudent, double *loss, lcv_err *e) {
+lcv_status lcv_loss_kd(const float *student, const float *teacher, const int64_t *labels,
+                       int64_t n, int64_t k, double w_kd, double w_ce, float temperature,
+                       float smoothing, float *dstudent, double *loss, lcv_err *e) {
     lcv_status st = check_dims(n, k, "distillation", e);
     if (st != LCV_OK) return st;
-    if (!(alpha >= 0.0f && alpha <= 1.0f) || !(temperature > 0.0f) || !isfinite(temperature))
+    if (!(w_kd >= 0.0) || !(w_ce >= 0.0) || !isfinite(w_kd) || !isfinite(w_ce) ||
+        !(temperature > 0.0f) || !isfinite(temperature))
         return lcv_fail(e, LCV_ERR_INVALID_ARG,
-                        "distillation: alpha %g must be in [0, 1] and temperature %g positive",
-                        (double)alpha, (double)temperature);
+                        "distillation: weights %g and %g must be finite and >= 0 and temperature "
+                        "%g positive", w_kd, w_ce, (double)temperature);
     if (!(smoothing >= 0.0f && smoothing < 1.0f))
         return lcv_fail(e, LCV_ERR_INVALID_ARG, "label smoothing %g is outside [0, 1)",
                         (double)smoothing);
-    if (alpha < 1.0f && (st = check_labels(labels, n, k, e)) != LCV_OK) return st;
-    double T = temperature, a = alpha, kl_total = 0.0;
+    if (w_ce > 0.0 && (st = check_labels(labels, n, k, e)) != LCV_OK) return st;
+    double T = temperature, kl_total = 0.0;
     for (int64_t i = 0; i < n; i++) {
         const float *s = student + i * k, *t = teacher + i * k;
         double ms, lses, mt, lset, kl = 0.0;
@@ -118,14 +121,28 @@ lcv_status lcv_loss_distill(const float *student, const float *teacher, const in
             double pt = exp(lpt);
             if (pt > 0.0) kl += pt * (lpt - lps);
             /* d/ds_j of T^2 * KL = T * (ps_j - pt_j) */
-            if (dstudent) dstudent[i * k + j] = (float)(a * T * (exp(lps) - pt) / (double)n);
+            if (dstudent && w_kd > 0.0)
+                dstudent[i * k + j] =
+                    (float)((double)dstudent[i * k + j] + w_kd * T * (exp(lps) - pt) / (double)n);
         }
         kl_total += kl;
     }
-    *loss = a * T * T * kl_total / (double)n;
-    if (alpha < 1.0f)
-        ce_rows(student, labels, n, k, smoothing, 1.0 - a, dstudent, false, loss);
+    *loss = w_kd * T * T * kl_total / (double)n;
+    if (w_ce > 0.0) ce_rows(student, labels, n, k, smoothing, w_ce, dstudent, false, loss);
     return LCV_OK;
+}
+
+lcv_status lcv_loss_distill(const float *student, const float *teacher, const int64_t *labels,
+                            int64_t n, int64_t k, float alpha, float temperature,
+                            float smoothing, float *dstudent, double *loss, lcv_err *e) {
+    if (!(alpha >= 0.0f && alpha <= 1.0f) || !(temperature > 0.0f) || !isfinite(temperature))
+        return lcv_fail(e, LCV_ERR_INVALID_ARG,
+                        "distillation: alpha %g must be in [0, 1] and temperature %g positive",
+                        (double)alpha, (double)temperature);
+    if (alpha < 1.0f && !labels) return check_labels(labels, n, k, e);
+    if (dstudent && n > 0 && k > 0) memset(dstudent, 0, sizeof(float) * (size_t)(n * k));
+    return lcv_loss_kd(student, teacher, labels, n, k, alpha, 1.0 - (double)alpha, temperature,
+                       smoothing, dstudent, loss, e);
 }
 
 int64_t lcv_loss_correct(const float *logits, const int64_t *labels, int64_t n, int64_t k) {

@@ -28,6 +28,43 @@ lcv_status lcv_loss_distill(const float *student, const float *teacher, const in
                             int64_t n, int64_t k, float alpha, float temperature,
                             float smoothing, float *dstudent, double *loss, lcv_err *e);
 
+/* Response distillation with separate weights: w_kd * T^2 * KL(softmax(teacher / T) ||
+ * softmax(student / T)) (summed over classes, mean over the batch) + w_ce *
+ * softmax_ce(student, labels, smoothing). Weights >= 0, T > 0; labels may be NULL only when
+ * w_ce == 0. The gradient is ADDED to dstudent [n, k] (or NULL); *loss is set. Hinton KD is
+ * w_kd = alpha, w_ce = 1 - alpha; deep mutual learning is w_kd = w_ce = 1, T = 1. */
+lcv_status lcv_loss_kd(const float *student, const float *teacher, const int64_t *labels,
+                       int64_t n, int64_t k, double w_kd, double w_ce, float temperature,
+                       float smoothing, float *dstudent, double *loss, lcv_err *e);
+
+/* The feature and relation losses below (distill_loss.c) ADD their gradients to the student
+ * buffers (so several terms can share a value) and set *loss. */
+
+/* FitNets hint (Romero et al. 2015) through a 1x1 convolution adapter: y = w xs + b at every
+ * position of the student feature xs [n, cs, hw] (w [ct, cs], b [ct] or NULL), loss = weight *
+ * mean((y - ft)^2) over the n * ct * hw elements of the teacher feature ft. dxs: added to;
+ * dw, db: overwritten (each may be NULL). */
+lcv_status lcv_loss_hint(const float *xs, int64_t n, int64_t cs, int64_t hw, const float *w,
+                         const float *b, int64_t ct, const float *ft, double weight, float *dxs,
+                         float *dw, float *db, double *loss, lcv_err *e);
+
+/* Attention transfer (Zagoruyko and Komodakis 2017) between student features fs [n, cs, hw]
+ * and teacher features ft [n, ct, hw]: q = normalise_L2(mean over channels of f^2) per sample
+ * (F.normalize, eps 1e-12), loss = beta / 2 * mean((q_s - q_t)^2) over the n * hw entries, as
+ * in the authors' code (the paper's beta is divided by the map size and batch to match). */
+lcv_status lcv_loss_at(const float *fs, int64_t cs, const float *ft, int64_t ct, int64_t n,
+                       int64_t hw, double beta, float *dfs, double *loss, lcv_err *e);
+
+/* Relational KD (Park et al. 2019) on embeddings es [n, ds] and et [n, dt], n >= 2:
+ * w_dist * distance loss + w_angle * angle loss, each the mean smooth-L1 (Huber, delta 1) over
+ * all pairs / triplets of the student's relation against the teacher's, distances divided by
+ * their mean over distinct pairs, angles the cosines between normalised differences (the
+ * authors' code: pairwise distances clamped at 1e-12 before the root, diagonal zero).
+ * dist_out / angle_out (optional) receive the two unweighted terms. */
+lcv_status lcv_loss_rkd(const float *es, int64_t ds, const float *et, int64_t dt, int64_t n,
+                        double w_dist, double w_angle, float *des, double *loss,
+                        double *dist_out, double *angle_out, lcv_err *e);
+
 /* Rows of logits [n, k] whose first maximum is at the label. */
 int64_t lcv_loss_correct(const float *logits, const int64_t *labels, int64_t n, int64_t k);
 

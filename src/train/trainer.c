@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "../frontends/onnx/onnx.h"
+#include "distill.h"
 #include "loss.h"
-#include "trainer_impl.h"
 
 #define LCV_TRAIN_DEFAULT_MAX_BYTES ((uint64_t)2 << 30)
 
@@ -43,6 +43,7 @@ void lcv_trainer_free(lcv_trainer *t) {
     if (!t) return;
     lcv_optim_free(t->opt);
     lcv_autodiff_free(t->ad);
+    lcv_distill_free(t->kd);
     if (t->buffer_backup)
         for (int i = 0; i < t->n_buffers; i++) free(t->buffer_backup[i]);
     free(t->buffer_backup);
@@ -81,6 +82,13 @@ static lcv_status setup(lcv_trainer *t, lcv_graph *g) {
     }
     const char *logits = g->values[g->outputs[0]].name;
     lcv_autodiff_params ap = {t->p.max_isa, t->p.threads, &logits, 1};
+    if (t->kd) {
+        lcv_status st = lcv_distill_seeds(t->kd, g, logits, &ap.seed_names, &ap.n_seeds, e);
+        if (st != LCV_OK) {
+            lcv_graph_free(g);
+            return st;
+        }
+    }
     lcv_status st = lcv_autodiff_create(g, &ap, &t->ad, e); /* takes g */
     if (st != LCV_OK) return st;
     g = lcv_autodiff_graph(t->ad);
@@ -119,6 +127,8 @@ static lcv_trainer *trainer_alloc(const lcv_train_params *params, lcv_status *st
     }
     t->p = params ? *params : lcv_train_default_params();
     *st = check_params(&t->p, &t->err);
+    if (*st == LCV_OK) *st = lcv_distill_create(t->p.distill, &t->kd, &t->err);
+    t->p.distill = NULL; /* borrowed during creation only: kd holds the copy */
     return t;
 }
 
@@ -231,12 +241,40 @@ static const char *nonfinite_grad(lcv_trainer *t) {
     return "?";
 }
 
-static lcv_status train_step(lcv_trainer *t, const lcv_tensor *images, const lcv_tensor *labels,
-                             const lcv_tensor *teacher, float *loss_out, int64_t *correct) {
+/* The cross-entropy loss of lcv_trainer_step. */
+static lcv_status ce_loss(lcv_trainer *t, const void *ctx, const lcv_tensor *lg, bool labelled,
+                          double *loss) {
+    (void)ctx;
+    (void)labelled;
+    lcv_tensor *seed = lcv_autodiff_seed(t->ad, t->logits_value, &t->err);
+    if (!seed) return LCV_ERR_INTERNAL;
+    return lcv_loss_softmax_ce(lg->data, t->labels, lg->dims[0], lg->dims[1],
+                               t->p.label_smoothing, seed->data, loss, &t->err);
+}
+
+/* The Hinton loss of lcv_trainer_step_distill (ctx: the teacher's logits). */
+static lcv_status hinton_loss(lcv_trainer *t, const void *ctx, const lcv_tensor *lg,
+                              bool labelled, double *loss) {
+    const lcv_tensor *teacher = ctx;
+    if (teacher->dtype != LCV_DTYPE_FLOAT32 ||
+        !lcv_shape_equal(teacher->ndim, teacher->dims, lg->ndim, lg->dims))
+        return lcv_fail(&t->err, LCV_ERR_INVALID_ARG,
+                        "teacher logits must be float32 shaped like the model's [%lld, %lld]",
+                        (long long)lg->dims[0], (long long)lg->dims[1]);
+    lcv_tensor *seed = lcv_autodiff_seed(t->ad, t->logits_value, &t->err);
+    if (!seed) return LCV_ERR_INTERNAL;
+    return lcv_loss_distill(lg->data, teacher->data, labelled ? t->labels : NULL, lg->dims[0],
+                            lg->dims[1], t->p.kd_alpha, t->p.kd_temperature,
+                            t->p.label_smoothing, seed->data, loss, &t->err);
+}
+
+lcv_status lcv_trainer_run_step(lcv_trainer *t, const lcv_tensor *images,
+                                const lcv_tensor *labels, bool need_labels, lcv_step_loss fn,
+                                const void *ctx, float *loss_out, int64_t *correct) {
     lcv_status st = check_images(t, images);
     if (st != LCV_OK) return st;
     int64_t n = images->dims[0], step = lcv_optim_steps(t->opt);
-    if (!teacher || t->p.kd_alpha < 1.0f || labels) {
+    if (need_labels || labels) {
         st = read_labels(t, labels, n);
         if (st != LCV_OK) return st;
     }
@@ -245,24 +283,9 @@ static lcv_status train_step(lcv_trainer *t, const lcv_tensor *images, const lcv
     uint64_t rng = mix64(t->rng);
     st = lcv_autodiff_forward(t->ad, 1, &images, true, rng, &t->err);
     const lcv_tensor *lg = st == LCV_OK ? get_logits(t, n) : NULL;
-    lcv_tensor *seed = lg ? lcv_autodiff_seed(t->ad, t->logits_value, &t->err) : NULL;
     double loss = 0.0;
-    if (!seed) {
-        st = st != LCV_OK ? st : lg ? LCV_ERR_INTERNAL : LCV_ERR_SHAPE;
-    } else if (teacher) {
-        if (teacher->dtype != LCV_DTYPE_FLOAT32 ||
-            !lcv_shape_equal(teacher->ndim, teacher->dims, lg->ndim, lg->dims))
-            st = lcv_fail(&t->err, LCV_ERR_INVALID_ARG,
-                          "teacher logits must be float32 shaped like the model's [%lld, %lld]",
-                          (long long)lg->dims[0], (long long)lg->dims[1]);
-        else
-            st = lcv_loss_distill(lg->data, teacher->data, labels ? t->labels : NULL, n,
-                                  lg->dims[1], t->p.kd_alpha, t->p.kd_temperature,
-                                  t->p.label_smoothing, seed->data, &loss, &t->err);
-    } else {
-        st = lcv_loss_softmax_ce(lg->data, t->labels, n, lg->dims[1], t->p.label_smoothing,
-                                 seed->data, &loss, &t->err);
-    }
+    if (st == LCV_OK && !lg) st = LCV_ERR_SHAPE;
+    if (st == LCV_OK) st = fn(t, ctx, lg, labels != NULL, &loss);
     if (st == LCV_OK && !isfinite(loss))
         st = lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "the loss is not finite (%g)", loss);
     if (st == LCV_OK) st = lcv_autodiff_backward(t->ad, &t->err);
@@ -273,8 +296,10 @@ static lcv_status train_step(lcv_trainer *t, const lcv_tensor *images, const lcv
             st = lcv_fail(&t->err, LCV_ERR_INVALID_ARG,
                           "the gradient of parameter '%s' is not finite", nonfinite_grad(t));
     }
+    if (st == LCV_OK && t->kd) st = lcv_distill_check_grads(t);
     if (st == LCV_OK)
         st = lcv_optim_step(t->opt, t->params, t->grads, norm, lcv_autodiff_pool(t->ad), &t->err);
+    if (st == LCV_OK && t->kd) st = lcv_distill_update(t);
     if (st != LCV_OK) {
         restore_buffers(t);
         lcv_err_prefix(&t->err, "step %lld", (long long)step);
@@ -289,7 +314,7 @@ static lcv_status train_step(lcv_trainer *t, const lcv_tensor *images, const lcv
 
 lcv_status lcv_trainer_step(lcv_trainer *t, const lcv_tensor *images, const lcv_tensor *labels,
                             float *loss, int64_t *correct) {
-    return train_step(t, images, labels, NULL, loss, correct);
+    return lcv_trainer_run_step(t, images, labels, true, ce_loss, NULL, loss, correct);
 }
 
 lcv_status lcv_trainer_step_distill(lcv_trainer *t, const lcv_tensor *images,
@@ -297,7 +322,11 @@ lcv_status lcv_trainer_step_distill(lcv_trainer *t, const lcv_tensor *images,
                                     float *loss, int64_t *correct) {
     if (t && t->ready && !teacher_logits)
         return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "no teacher logits given");
-    return train_step(t, images, labels, teacher_logits, loss, correct);
+    if (t && t->ready && !(t->p.kd_alpha < 1.0f) && !labels)
+        return lcv_trainer_run_step(t, images, NULL, false, hinton_loss, teacher_logits, loss,
+                                    correct);
+    return lcv_trainer_run_step(t, images, labels, true, hinton_loss, teacher_logits, loss,
+                                correct);
 }
 
 lcv_status lcv_trainer_evaluate(lcv_trainer *t, const lcv_tensor *images,
@@ -307,6 +336,23 @@ lcv_status lcv_trainer_evaluate(lcv_trainer *t, const lcv_tensor *images,
     if (!logits) return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "logits is NULL");
     *logits = NULL;
     st = lcv_autodiff_forward(t->ad, 1, &images, false, 0, &t->err);
+    if (st != LCV_OK) return st;
+    *logits = get_logits(t, images->dims[0]);
+    return *logits ? LCV_OK : LCV_ERR_SHAPE;
+}
+
+lcv_status lcv_trainer_predict(lcv_trainer *t, const lcv_tensor *images, int training,
+                               const lcv_tensor **logits) {
+    if (!training) return lcv_trainer_evaluate(t, images, logits);
+    lcv_status st = check_images(t, images);
+    if (st != LCV_OK) return st;
+    if (!logits) return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "logits is NULL");
+    *logits = NULL;
+    for (int i = 0; i < t->n_buffers; i++)
+        memcpy(t->buffer_backup[i], t->buffers[i]->data, lcv_tensor_nbytes(t->buffers[i]));
+    /* the masks the next step will draw; running statistics are put back afterwards */
+    st = lcv_autodiff_forward(t->ad, 1, &images, true, mix64(t->rng), &t->err);
+    restore_buffers(t);
     if (st != LCV_OK) return st;
     *logits = get_logits(t, images->dims[0]);
     return *logits ? LCV_OK : LCV_ERR_SHAPE;

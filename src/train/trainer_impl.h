@@ -1,5 +1,5 @@
 /* trainer_impl.h - the layout of lcv_trainer, shared by trainer.c (steps, evaluation) and
- * checkpoint.c (saving and restoring its state). */
+ * checkpoint.c (saving and restoring its state) and distill.c (distillation losses). */
 #ifndef LCV_TRAIN_TRAINER_IMPL_H
 #define LCV_TRAIN_TRAINER_IMPL_H
 
@@ -23,9 +23,21 @@ struct lcv_trainer {
     uint64_t rng;           /* advanced once per successful step */
     int64_t *labels;        /* the batch's labels as int64 */
     int64_t labels_cap;
+    struct lcv_kd *kd;      /* distillation (distill.c), NULL without params.distill */
 };
 
 /* The random state a trainer starts from for a seed. */
 uint64_t lcv_trainer_rng_init(uint64_t seed);
+
+/* A step's loss: called after the training forward with the logits (float32 [n, classes],
+ * graph output 0); seeds the backward (lcv_autodiff_seed, once per value) and sets *loss.
+ * t->labels holds the labels when labelled. */
+typedef lcv_status (*lcv_step_loss)(lcv_trainer *t, const void *ctx, const lcv_tensor *logits,
+                                    bool labelled, double *loss);
+/* One step (trainer.c): forward, fn, backward, checks, updates (model and adapters). labels
+ * may be NULL unless need_labels. */
+lcv_status lcv_trainer_run_step(lcv_trainer *t, const lcv_tensor *images,
+                                const lcv_tensor *labels, bool need_labels, lcv_step_loss fn,
+                                const void *ctx, float *loss, int64_t *correct);
 
 #endif

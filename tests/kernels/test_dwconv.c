@@ -1,7 +1,8 @@
 /* test_dwconv.c - the depthwise conv kernels (src/kernels/f32-dwconv) at every ISA level the
- * CPU has, on random odd geometries (tile remainders, borders wider than the kernel, strides,
- * dilations, rectangular kernels), with and without bias, residual and each fused activation,
- * against a direct double-precision formula; 1 and 2 threads must agree bit for bit. */
+ * CPU has, on random odd geometries (tile remainders, borders wider than the kernel, strides
+ * 1-4, dilations, rectangular kernels, planes of several row blocks, rows too wide for the
+ * buffer), with and without bias, residual and each fused activation, against a direct
+ * double-precision formula; 1 and 2 threads must agree bit for bit. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,14 +28,13 @@ static float *rand_buf(int64_t n) {
     return p;
 }
 
-static void act_cb(const void *ctx, float *y, int64_t n) { lcv_act_apply_f32(ctx, y, n); }
-
 static const lcv_fused acts[] = {
     {LCV_ACT_NONE, 0, 0, -1},        {LCV_ACT_RELU, 0, 0, -1},
     {LCV_ACT_CLIP, -0.5f, 0.7f, -1}, {LCV_ACT_LEAKYRELU, 0.1f, 0, -1},
     {LCV_ACT_SIGMOID, 0, 0, -1},     {LCV_ACT_HARDSIGMOID, 0.2f, 0.5f, -1},
     {LCV_ACT_HARDSWISH, 0, 0, -1},   {LCV_ACT_SILU, 0, 0, -1},
-    {LCV_ACT_TANH, 0, 0, -1}};
+    {LCV_ACT_TANH, 0, 0, -1},        {LCV_ACT_GELU, 0, 0, -1}};
+#define N_ACTS ((int64_t)(sizeof acts / sizeof acts[0]))
 
 /* y = act(bias + sum x*w + residual) by the definition, in double. */
 static void oracle(const lcv_dwconv_geom *g, const float *x, const float *w, const float *b,
@@ -70,7 +70,8 @@ static bool rand_geom(lcv_dwconv_geom *g, int trial) {
     g->kh = ks[rndi(0, trial % 3 == 0 ? 5 : 3)];
     g->kw = rndi(0, 3) ? g->kh : ks[rndi(0, 5)];
     g->stride_h = rndi(1, 2);
-    g->stride_w = rndi(0, 9) ? rndi(1, 2) : 3;
+    g->stride_w = rndi(0, 9) ? rndi(1, 2) : rndi(3, 4);
+    if (rndi(0, 9) == 0) g->stride_h = 3;
     g->dil_h = rndi(0, 5) ? 1 : 2;
     g->dil_w = rndi(0, 5) ? 1 : 2;
     int64_t eh = (g->kh - 1) * g->dil_h + 1, ew = (g->kw - 1) * g->dil_w + 1;
@@ -94,7 +95,7 @@ static void test_isa(lcv_isa isa, lcv_threadpool *pool) {
         float *x = rand_buf(nx), *w = rand_buf(g.channels * g.kh * g.kw);
         float *b = rndi(0, 1) ? rand_buf(g.channels) : NULL;
         float *r = rndi(0, 2) == 0 ? rand_buf(ny) : NULL;
-        const lcv_fused *f = &acts[rndi(0, (int64_t)(sizeof acts / sizeof acts[0]) - 1)];
+        const lcv_fused *f = &acts[rndi(0, N_ACTS - 1)];
         float *y1 = malloc(sizeof(float) * (size_t)ny), *y2 = malloc(sizeof(float) * (size_t)ny);
         float *ref = malloc(sizeof(float) * (size_t)ny);
         lcv_dwconv_plane_fn fn = lcv_dwconv_select(isa, &g);
@@ -104,8 +105,8 @@ static void test_isa(lcv_isa isa, lcv_threadpool *pool) {
                       "kernel", lcv_isa_name(isa), (long long)g.kw);
             vec_used++;
         }
-        lcv_dwconv_run(&g, fn, x, w, b, r, act_cb, f, y1, NULL);
-        lcv_dwconv_run(&g, fn, x, w, b, r, act_cb, f, y2, pool);
+        lcv_dwconv_run(&g, fn, x, w, b, r, f, y1, NULL);
+        lcv_dwconv_run(&g, fn, x, w, b, r, f, y2, pool);
         oracle(&g, x, w, b, r, f, ref);
         CHECK_MSG(memcmp(y1, y2, sizeof(float) * (size_t)ny) == 0, "isa %s: 1 vs 2 threads differ",
                   lcv_isa_name(isa));
@@ -144,8 +145,7 @@ static void test_edges(lcv_isa isa) {
                 float *x = rand_buf(2 * wdt), *w = rand_buf(k * k);
                 float *y = malloc(sizeof(float) * (size_t)ny);
                 float *ref = malloc(sizeof(float) * (size_t)ny);
-                lcv_dwconv_run(&g, lcv_dwconv_select(isa, &g), x, w, NULL, NULL, NULL, NULL, y,
-                               NULL);
+                lcv_dwconv_run(&g, lcv_dwconv_select(isa, &g), x, w, NULL, NULL, NULL, y, NULL);
                 oracle(&g, x, w, NULL, NULL, &acts[0], ref);
                 int ok = 1;
                 for (int64_t i = 0; i < ny; i++)
@@ -159,6 +159,50 @@ static void test_edges(lcv_isa isa) {
             }
 }
 
+/* Planes of several row blocks (the buffer holds ~6k floats), rows and kernels too big for the
+ * buffer (the unbuffered kernel), and the model shapes, with residual and activation. */
+static void test_big(lcv_isa isa, lcv_threadpool *pool) {
+    static const int64_t cases[][7] = {
+        /* h, w, k, stride, dil, pad, channels */
+        {150, 230, 3, 1, 1, 1, 2}, {151, 229, 3, 2, 1, 1, 2}, {97, 181, 5, 2, 1, 2, 3},
+        {90, 140, 7, 1, 1, 3, 2},  {77, 300, 3, 1, 2, 2, 2},  {60, 201, 5, 3, 1, 2, 2},
+        {5, 20000, 3, 1, 1, 1, 1}, {40, 40, 17, 1, 1, 8, 2},  {112, 112, 3, 2, 1, 1, 3},
+        {7, 7, 5, 1, 1, 2, 33},    {14, 14, 3, 1, 1, 1, 19},  {56, 56, 3, 1, 1, 1, 5},
+        {28, 28, 5, 2, 1, 2, 5},   {14, 14, 7, 1, 1, 3, 9}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const int64_t *c = cases[i];
+        int64_t eff = (c[2] - 1) * c[4] + 1;
+        lcv_dwconv_geom g = {1, c[6], c[0], c[1], (c[0] + 2 * c[5] - eff) / c[3] + 1,
+                             (c[1] + 2 * c[5] - eff) / c[3] + 1, c[2], c[2], c[3], c[3], c[4],
+                             c[4], c[5], c[5]};
+        int64_t nx = g.channels * g.in_h * g.in_w, ny = g.channels * g.out_h * g.out_w;
+        float *x = rand_buf(nx), *w = rand_buf(g.channels * g.kh * g.kw), *b = rand_buf(g.channels);
+        float *r = rand_buf(ny), *y1 = malloc(sizeof(float) * (size_t)ny);
+        float *y2 = malloc(sizeof(float) * (size_t)ny), *ref = malloc(sizeof(float) * (size_t)ny);
+        const lcv_fused *f = &acts[(int64_t)i % N_ACTS];
+        lcv_dwconv_plane_fn fn = lcv_dwconv_select(isa, &g);
+        lcv_dwconv_run(&g, fn, x, w, b, i % 2 ? r : NULL, f, y1, NULL);
+        lcv_dwconv_run(&g, fn, x, w, b, i % 2 ? r : NULL, f, y2, pool);
+        oracle(&g, x, w, b, i % 2 ? r : NULL, f, ref);
+        CHECK_MSG(memcmp(y1, y2, sizeof(float) * (size_t)ny) == 0, "isa %s case %zu: 1 vs 2 "
+                  "threads differ", lcv_isa_name(isa), i);
+        int64_t bad = -1;
+        for (int64_t k = 0; k < ny && bad < 0; k++)
+            if (!(fabsf(y1[k] - ref[k]) <= 1e-4f * (1.0f + fabsf(ref[k])))) bad = k;
+        CHECK_MSG(bad < 0, "isa %s case %zu (%lldx%lld k%lld s%lld): y[%lld] = %.7g, expected "
+                  "%.7g", lcv_isa_name(isa), i, (long long)c[0], (long long)c[1],
+                  (long long)c[2], (long long)c[3], (long long)bad, bad >= 0 ? y1[bad] : 0.0,
+                  bad >= 0 ? ref[bad] : 0.0);
+        free(x);
+        free(w);
+        free(b);
+        free(r);
+        free(y1);
+        free(y2);
+        free(ref);
+    }
+}
+
 int main(void) {
     lcv_cpu_info info;
     lcv_cpu_detect(&info);
@@ -169,6 +213,7 @@ int main(void) {
     for (lcv_isa isa = LCV_ISA_SCALAR; isa != LCV_ISA_AUTO; isa = lcv_isa_next(isa, best)) {
         test_isa(isa, pool);
         test_edges(isa);
+        test_big(isa, pool);
     }
     lcv_threadpool_free(pool);
     return lcv_test_finish("kernels_dwconv");

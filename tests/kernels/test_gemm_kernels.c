@@ -1,7 +1,8 @@
 /* test_gemm_kernels.c - the fp32 GEMM (src/kernels/f32-gemm) against a triple loop in double,
  * for every ISA level this CPU runs: odd shapes around the tile sizes, packed and plain
- * operands, strided leading dims (with guard values that must stay untouched), every epilogue,
- * exact activation semantics, and bit-identical results for 1 and 2 threads. */
+ * operands, B packed by the driver into a workspace or produced by a packing callback,
+ * strided leading dims (with guard values that must stay untouched), every epilogue, exact
+ * activation semantics, and bit-identical results for 1 and 2 threads. */
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,8 @@ static float *falloc(size_t n) {
 typedef struct gcase {
     int64_t m, n, k;
     int a_mode; /* 0 packed, 1 plain, 2 plain transposed */
-    int b_mode; /* 0 packed, 1 packed from transposed, 2 plain */
+    int b_mode; /* 0 packed, 1 packed from transposed, 2 plain, 3 plain + workspace,
+                 * 4 callback reading a transposed B (+ workspace) */
     int bias;   /* 0 none, 1 per row, 2 per column */
     bool residual;
     lcv_fused act;
@@ -45,14 +47,36 @@ static const lcv_act_kind all_acts[] = {LCV_ACT_NONE, LCV_ACT_RELU, LCV_ACT_CLIP
                                         LCV_ACT_LEAKYRELU, LCV_ACT_SIGMOID, LCV_ACT_HARDSIGMOID,
                                         LCV_ACT_HARDSWISH, LCV_ACT_SILU, LCV_ACT_TANH};
 
+/* A B source for mode 4: b is [N, K] with row stride ld. */
+typedef struct trans_src {
+    const float *b;
+    int64_t ld;
+} trans_src;
+
+static void trans_pack(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t j1, int nr,
+                       float *dst) {
+    const trans_src *t = ctx;
+    int64_t panels = (j1 - j0 + nr - 1) / nr;
+    for (int64_t q = 0; q < panels; q++)
+        for (int64_t kk = 0; kk < kc; kk++)
+            for (int l = 0; l < nr; l++) {
+                int64_t j = j0 + q * nr + l;
+                dst[(q * kc + kk) * nr + l] = j < j1 ? t->b[j * t->ld + k0 + kk] : 0.0f;
+            }
+}
+
+static bool b_transposed(int b_mode) { return b_mode == 1 || b_mode == 4; }
+
 /* Runs one case at one ISA with `threads` threads; writes C (ldc = n + pad) into *c_out. */
 static bool run_case(const gcase *gc, lcv_isa isa, lcv_threadpool *pool, const float *a_src,
                      const float *b_src, const float *bias, const float *res, float **c_out,
                      int64_t *ldc_out) {
     int64_t m = gc->m, n = gc->n, k = gc->k;
-    int64_t lda = (gc->a_mode == 2 ? m : k) + 3, ldb = (gc->b_mode == 1 ? k : n) + 2;
+    int64_t lda = (gc->a_mode == 2 ? m : k) + 3, ldb = (b_transposed(gc->b_mode) ? k : n) + 2;
     int64_t ldc = n + 5;
-    float *ap = NULL, *bp = NULL;
+    float *ap = NULL, *bp = NULL, *ws = NULL;
+    trans_src ts = {b_src, ldb};
+    lcv_gemm_ws gws = {NULL, NULL, NULL};
     lcv_gemm_args g;
     memset(&g, 0, sizeof g);
     g.isa = isa;
@@ -69,7 +93,14 @@ static bool run_case(const gcase *gc, lcv_isa isa, lcv_threadpool *pool, const f
         g.a.ld = lda;
         g.a.trans = gc->a_mode == 2;
     }
-    if (gc->b_mode != 2 && k > 0) {
+    if (gc->b_mode >= 3) {
+        ws = falloc(lcv_gemm_ws_size(isa, lcv_threadpool_size(pool)) / sizeof(float));
+        gws.buf = ws;
+    }
+    if (gc->b_mode == 4) {
+        gws.pack_b = trans_pack;
+        gws.pack_b_ctx = &ts;
+    } else if (gc->b_mode < 2 && k > 0) {
         bp = falloc(lcv_gemm_pack_b_size(isa, k, n) / sizeof(float));
         lcv_gemm_pack_b(isa, k, n, b_src, ldb, gc->b_mode == 1, gc->alpha, bp);
         g.b.data = bp;
@@ -85,9 +116,10 @@ static bool run_case(const gcase *gc, lcv_isa isa, lcv_threadpool *pool, const f
     g.ldc = ldc;
     g.epi = &epi;
     lcv_err e;
-    bool ok = lcv_gemm_run(&g, pool, &e) == LCV_OK;
+    bool ok = lcv_gemm_run_ws(&g, gc->b_mode >= 3 ? &gws : NULL, pool, &e) == LCV_OK;
     free(ap);
     free(bp);
+    free(ws);
     *c_out = c;
     *ldc_out = ldc;
     return ok;
@@ -97,8 +129,8 @@ static int fails_reported = 0;
 
 static void check_case(const gcase *gc, lcv_isa isa, lcv_threadpool *pool2) {
     int64_t m = gc->m, n = gc->n, k = gc->k;
-    int64_t lda = (gc->a_mode == 2 ? m : k) + 3, ldb = (gc->b_mode == 1 ? k : n) + 2;
-    int64_t arows = gc->a_mode == 2 ? k : m, brows = gc->b_mode == 1 ? n : k;
+    int64_t lda = (gc->a_mode == 2 ? m : k) + 3, ldb = (b_transposed(gc->b_mode) ? k : n) + 2;
+    int64_t arows = gc->a_mode == 2 ? k : m, brows = b_transposed(gc->b_mode) ? n : k;
     float *a = falloc((size_t)(arows * lda)), *b = falloc((size_t)(brows * ldb));
     float *bias = falloc((size_t)(m > n ? m : n)), *res = falloc((size_t)(m * (n + 1)));
     for (int64_t i = 0; i < arows * lda; i++) a[i] = rndf();
@@ -107,7 +139,7 @@ static void check_case(const gcase *gc, lcv_isa isa, lcv_threadpool *pool2) {
     for (int64_t i = 0; i < m * (n + 1); i++) res[i] = rndf();
     /* A plain B has no alpha: the caller folds alpha only when packing. */
     gcase g = *gc;
-    if (g.b_mode == 2) g.alpha = 1.0f;
+    if (g.b_mode >= 2) g.alpha = 1.0f;
     float *c1, *c2;
     int64_t ldc;
     bool ok = run_case(&g, isa, NULL, a, b, g.bias ? bias : NULL, g.residual ? res : NULL, &c1,
@@ -124,7 +156,7 @@ static void check_case(const gcase *gc, lcv_isa isa, lcv_threadpool *pool2) {
             double s = 0, sa = 0;
             for (int64_t kk = 0; kk < k; kk++) {
                 double av = g.a_mode == 2 ? a[kk * lda + i] : a[i * lda + kk];
-                double bv = g.b_mode == 1 ? b[j * ldb + kk] : b[kk * ldb + j];
+                double bv = b_transposed(g.b_mode) ? b[j * ldb + kk] : b[kk * ldb + j];
                 s += av * bv;
                 sa += fabs(av * bv);
             }
@@ -167,7 +199,7 @@ static gcase random_case(int64_t lo, int64_t hi) {
     g.n = rnd_range(lo, hi);
     g.k = rnd_range(lo, hi);
     g.a_mode = (int)(rnd() % 3);
-    g.b_mode = (int)(rnd() % 3);
+    g.b_mode = (int)(rnd() % 5);
     g.bias = (int)(rnd() % 3);
     g.residual = rnd() % 2;
     g.act.act = all_acts[rnd() % (sizeof all_acts / sizeof all_acts[0])];
@@ -224,6 +256,11 @@ static void test_errors(void) {
     g.b.trans = false;
     g.ldc = 0;
     CHECK(lcv_gemm_run(&g, NULL, &e) == LCV_ERR_INVALID_ARG);
+    g.ldc = 1;
+    lcv_gemm_ws nobuf = {NULL, trans_pack, NULL}; /* a packing callback without a workspace */
+    CHECK(lcv_gemm_run_ws(&g, &nobuf, NULL, &e) == LCV_ERR_INVALID_ARG);
+    CHECK(lcv_gemm_ws_size(LCV_ISA_SCALAR, 1) > 0);
+    CHECK(lcv_gemm_ws_size(LCV_ISA_SCALAR, 2) == 2 * lcv_gemm_ws_size(LCV_ISA_SCALAR, 1));
     CHECK(lcv_gemm_pack_a_size(LCV_ISA_SCALAR, 0, 5) == 0);
     CHECK(lcv_gemm_pack_b_size(LCV_ISA_SCALAR, 5, -1) == 0);
     CHECK(lcv_gemm_pack_b_size(LCV_ISA_SCALAR, INT64_MAX / 2, INT64_MAX / 2) == 0);
@@ -255,6 +292,18 @@ int main(void) {
         for (int i = 0; i < 6; i++) {
             gcase g = random_case(100, 300);
             if (i == 0) g.k = 600; /* several K blocks */
+            check_case(&g, isa, pool);
+        }
+        /* Conv-like shapes: small N with long K (one thread share per row range), and wide
+         * N over several column blocks, with B packed per block by each thread. */
+        static const int64_t shapes[][3] = {{77, 49, 700}, {40, 600, 70}, {13, 1100, 20},
+                                            {150, 3, 30}, {5, 700, 300}};
+        for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+            gcase g = random_case(1, 2);
+            g.m = shapes[i][0];
+            g.n = shapes[i][1];
+            g.k = shapes[i][2];
+            g.b_mode = 3 + (int)(i % 2);
             check_case(&g, isa, pool);
         }
         gcase z = random_case(1, 20);

@@ -63,11 +63,18 @@ static bool same_bits(float a, float b) {
 
 static const char *act_name(int k) {
     static const char *names[] = {"none",        "relu",      "clip", "leakyrelu", "sigmoid",
-                                  "hardsigmoid", "hardswish", "silu", "tanh"};
-    return k >= 0 && k <= LCV_ACT_TANH ? names[k] : "?";
+                                  "hardsigmoid", "hardswish", "silu", "tanh", "gelu"};
+    return k >= 0 && k <= LCV_ACT_GELU ? names[k] : "?";
 }
 
 #define GUARD 12345.0f
+
+/* GELU's 1 + erf(x / sqrt 2) cancels for negative x, so an erf error of a few ulp of 1 shows
+ * as up to ~2e-7 |x| absolute error in the result, however small the result is. */
+static bool gelu_close(float got, float want, float x) {
+    if (isnan(want) || isnan(got)) return isnan(want) && isnan(got);
+    return close_ulp(got, want, 4) || fabsf(got - want) <= 2.5e-7f * fabsf(x);
+}
 
 /* Fills x[0, n) with a mix of specials and values from several ranges. */
 static void fill_inputs(float *x, int64_t n, int mode) {
@@ -87,8 +94,9 @@ static void test_acts(lcv_isa isa) {
     static const float params[][2] = {{-0.5f, 0.75f}, {0.0f, 6.0f}, {1.0f, -1.0f}, {0.2f, 0.5f},
                                       {1.0f / 6.0f, 0.5f}, {-0.3f, 2.0f}};
     const int n_params = (int)(sizeof params / sizeof params[0]);
-    for (int k = LCV_ACT_NONE; k <= LCV_ACT_TANH; k++) {
-        bool exact = k != LCV_ACT_SIGMOID && k != LCV_ACT_SILU && k != LCV_ACT_TANH;
+    for (int k = LCV_ACT_NONE; k <= LCV_ACT_GELU; k++) {
+        bool exact = k != LCV_ACT_SIGMOID && k != LCV_ACT_SILU && k != LCV_ACT_TANH &&
+                     k != LCV_ACT_GELU;
         int bad = 0;
         for (int64_t n = 0; n <= 67; n++) {
             const float *pr = params[n % n_params];
@@ -101,7 +109,9 @@ static void test_acts(lcv_isa isa) {
             lcv_vact_apply(isa, &f, y, n);
             for (int64_t i = 0; i < n; i++) {
                 float want = lcv_act_f32(&f, x[i]);
-                bool ok = exact ? same_bits(y[i], want) : close_ulp(y[i], want, 4);
+                bool ok = exact                 ? same_bits(y[i], want)
+                          : k == LCV_ACT_GELU ? gelu_close(y[i], want, x[i])
+                                              : close_ulp(y[i], want, 4);
                 if (!ok && bad++ < 5)
                     fprintf(stderr, "isa %s %s(%g, %g) x=%.9g: %.9g, want %.9g\n",
                             lcv_isa_name(isa), act_name(k), (double)f.alpha, (double)f.beta,
@@ -216,6 +226,42 @@ static void test_accuracy(lcv_isa isa) {
     }
     free(x);
     free(y);
+}
+
+/* GELU, the vector kernel and its definition (core/act.c), against double-precision truth over
+ * a sweep of the float range: within 4 ulp, or 2.5e-7 |x| where 1 + erf cancels. */
+static void test_gelu_accuracy(lcv_isa isa) {
+    const lcv_vact_kernels *k = lcv_vact_kernels_for(isa);
+    const lcv_fused f = {LCV_ACT_GELU, 0.0f, 0.0f, -1};
+    enum { CHUNK = 4096 };
+    float x[CHUNK], y[CHUNK];
+    int64_t bad = 0, checked = 0;
+    for (uint64_t u = 0; u < ((uint64_t)1 << 32);) {
+        int m = 0;
+        for (; m < CHUNK && u < ((uint64_t)1 << 32); u += 8191) {
+            uint32_t bits = (uint32_t)u;
+            float v;
+            memcpy(&v, &bits, sizeof v);
+            if (!isnan(v) && !isinf(v)) x[m++] = v;
+        }
+        k->unary(LCV_VFN_GELU, 0.0f, 0.0f, x, y, m);
+        for (int i = 0; i < m; i++) {
+            double xd = x[i];
+            float want = (float)(0.5 * xd * (1.0 + erf(xd / sqrt(2.0))));
+            float def = lcv_act_f32(&f, x[i]);
+            bool ok = (fabsf(want) < FLT_MIN && fabsf(y[i]) < FLT_MIN) ||
+                      gelu_close(y[i], want, x[i]);
+            ok = ok && ((fabsf(want) < FLT_MIN && fabsf(def) < FLT_MIN) ||
+                        gelu_close(def, want, x[i]));
+            if (!ok && bad++ < 5)
+                fprintf(stderr, "isa %s gelu x=%.9g: kernel %.9g, definition %.9g, truth %.9g\n",
+                        lcv_isa_name(isa), (double)x[i], (double)y[i], (double)def,
+                        (double)want);
+            checked++;
+        }
+    }
+    CHECK_MSG(bad == 0 && checked > 500000, "isa %s gelu: %lld of %lld inputs off",
+              lcv_isa_name(isa), (long long)bad, (long long)checked);
 }
 
 static float bin_c(lcv_vbin op, float a, float b) {
@@ -374,6 +420,7 @@ int main(void) {
         test_acts(isa);
         test_fns(isa);
         test_accuracy(isa);
+        test_gelu_accuracy(isa);
         test_binary(isa);
         test_sum(isa);
         test_softmax(isa);

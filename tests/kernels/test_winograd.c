@@ -117,7 +117,7 @@ static const lcv_fused acts[] = {
     {LCV_ACT_CLIP, -0.5f, 0.7f, -1}, {LCV_ACT_LEAKYRELU, 0.1f, 0, -1},
     {LCV_ACT_SIGMOID, 0, 0, -1},    {LCV_ACT_HARDSIGMOID, 0.2f, 0.5f, -1},
     {LCV_ACT_HARDSWISH, 0, 0, -1},  {LCV_ACT_SILU, 0, 0, -1},
-    {LCV_ACT_TANH, 0, 0, -1}};
+    {LCV_ACT_TANH, 0, 0, -1},       {LCV_ACT_GELU, 0, 0, -1}};
 
 typedef struct wcase {
     int64_t n, cin, cout, h, w, pads[4];

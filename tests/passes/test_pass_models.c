@@ -10,10 +10,11 @@
 
 #define MODEL_DIR "tests/passes/models/"
 
-static lcv_model *load(const char *path, int optimize, int reference) {
+static lcv_model *load_isa(const char *path, int optimize, int reference, lcv_isa isa) {
     lcv_model_params p = lcv_model_default_params();
     p.optimize = optimize;
     p.reference_kernels = reference;
+    p.max_isa = isa;
     lcv_model *m = NULL;
     lcv_status st = lcv_model_load_file(path, &p, &m);
     CHECK_MSG(st == LCV_OK, "%s: %s", path, m ? lcv_model_errmsg(m) : "no memory");
@@ -22,6 +23,10 @@ static lcv_model *load(const char *path, int optimize, int reference) {
         return NULL;
     }
     return m;
+}
+
+static lcv_model *load(const char *path, int optimize, int reference) {
+    return load_isa(path, optimize, reference, LCV_ISA_AUTO);
 }
 
 /* Deterministic inputs for every graph input (dynamic dims = batch). */
@@ -46,8 +51,8 @@ static int make_inputs(const lcv_model *m, int64_t batch, lcv_tensor **ts, const
     return n;
 }
 
-static void compare(const char *path, int64_t batch, int reference) {
-    lcv_model *a = load(path, 0, 1), *b = load(path, 1, reference);
+static void compare_isa(const char *path, int64_t batch, int reference, lcv_isa isa) {
+    lcv_model *a = load(path, 0, 1), *b = load_isa(path, 1, reference, isa);
     if (!a || !b) {
         lcv_model_free(a);
         lcv_model_free(b);
@@ -80,6 +85,10 @@ static void compare(const char *path, int64_t batch, int reference) {
     lcv_session_free(sb);
     lcv_model_free(a);
     lcv_model_free(b);
+}
+
+static void compare(const char *path, int64_t batch, int reference) {
+    compare_isa(path, batch, reference, LCV_ISA_AUTO);
 }
 
 /* The optimized node list as "Op[+residual][+act]" joined by spaces. */
@@ -128,17 +137,35 @@ static void check_structure(const char *path, const char *expected) {
 int main(void) {
     static const char *const models[] = {MODEL_DIR "resnet_block.onnx",
                                          MODEL_DIR "resnet_block_dynamic.onnx",
-                                         MODEL_DIR "activations.onnx"};
+                                         MODEL_DIR "activations.onnx",
+                                         MODEL_DIR "transformer.onnx",
+                                         MODEL_DIR "hardswish.onnx"};
     for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
         compare(models[i], 2, 1);
         compare(models[i], 2, 0);
     }
     compare(MODEL_DIR "resnet_block_dynamic.onnx", 3, 0);
+#if defined(__x86_64__)
+    /* the fused GELU/HardSwish epilogues of every ISA's fast kernels (the CPU's best caps it) */
+    for (lcv_isa isa = LCV_ISA_SCALAR; isa <= LCV_ISA_AVX512; isa++) {
+        compare_isa(MODEL_DIR "transformer.onnx", 2, 0, isa);
+        compare_isa(MODEL_DIR "hardswish.onnx", 2, 0, isa);
+    }
+#endif
     check_structure(MODEL_DIR "resnet_block.onnx", "Conv+relu Conv+add+relu Conv");
     /* a dynamic batch makes inferred shapes inexact: no residual fusion */
     check_structure(MODEL_DIR "resnet_block_dynamic.onnx", "Conv+relu Conv Add Relu Conv");
     check_structure(MODEL_DIR "activations.onnx",
                     "Conv+relu Conv+clip Conv+leakyrelu Conv+hardsigmoid Conv+hardswish "
                     "Conv+tanh Conv+silu Gemm+sigmoid MatMul+relu MatMul Tanh Relu Add");
+    /* decomposed LayerNormalization and GELU put back together (not over a middle axis) */
+    check_structure(MODEL_DIR "transformer.onnx",
+                    "LayerNormalization MatMul Add+gelu MatMul Add Add LayerNormalization MatMul "
+                    "Add+gelu ReduceMean Sub Pow ReduceMean Add Sqrt Div Conv Transpose "
+                    "LayerNormalization Transpose Conv+gelu");
+    /* x * HardSigmoid(x) (alpha 1/6) into the producer; the SE gate and alpha 0.2 stay */
+    check_structure(MODEL_DIR "hardswish.onnx",
+                    "Conv+hardswish GlobalAveragePool Conv+hardsigmoid Mul Conv HardSigmoid Mul "
+                    "Gemm+hardswish");
     return lcv_test_finish("passes_models");
 }

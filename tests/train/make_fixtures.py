@@ -234,3 +234,10 @@ for k, v in model.state_dict().items():
     if v.dtype == torch.float32:
         save("e2e_p_" + k, v.numpy())
 print("models written to", out)
+
+# The distillation losses' references (tests/train/test_distill_loss.c).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import distill_fixtures  # noqa: E402
+
+distill_fixtures.write_all(out)
+print("distillation fixtures written to", out)

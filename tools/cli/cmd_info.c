@@ -102,6 +102,7 @@ static const char *layer_label(const lcv_node_info *ni, char *buf, size_t cap) {
         {"leakyrelu", "LeakyRelu"}, {"sigmoid", "Sigmoid"},
         {"hardsigmoid", "HardSigmoid"}, {"hardswish", "HardSwish"},
         {"silu", "SiLU"},         {"tanh", "Tanh"},
+        {"gelu", "GELU"},
     };
     const char *act = ni->fused ? ni->fused : "";
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)

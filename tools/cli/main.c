@@ -5,6 +5,9 @@
 
 #include "cli_util.h"
 
+int cmd_build(int argc, char **argv); /* cmd_build.c */
+int cmd_distill(int argc, char **argv); /* cmd_distill.c */
+
 typedef struct command {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -17,6 +20,8 @@ static const command COMMANDS[] = {
     {"bench", cmd_bench, "measure latency and a per-op time profile"},
     {"eval", cmd_eval, "classification accuracy on an MNIST-style IDX data set"},
     {"train", cmd_train, "train a classifier on a labelled data set, with checkpoints"},
+    {"distill", cmd_distill, "train a student with knowledge distillation (teacher, mutual, self)"},
+    {"build", cmd_build, "write a named architecture (resnet8, mobilenetv2-tiny, ...) as ONNX"},
 };
 
 static void usage(FILE *f) {

@@ -236,6 +236,32 @@ static lcv_status write_act(wctx *c, const lcv_node *n, const char *x, const cha
         snprintf(nm, sizeof nm, "%s/fused_mul", n->name);
         simple_node(c, nm, "Mul", x, t1, out, 0, NULL, NULL);
         break;
+    case LCV_ACT_GELU: { /* x * (1 + Erf(x / sqrt 2)) * 0.5, the form exporters write */
+        if (c->opset < 9)
+            return lcv_fail(c->e, LCV_ERR_UNSUPPORTED, "node '%s': a fused GELU needs Erf, "
+                            "opset 9 or later (writing opset %lld)", n->name, (long long)c->opset);
+        static const char *const tag[7] = {"gelu_sqrt2", "gelu_div", "gelu_erf", "gelu_one",
+                                           "gelu_add", "gelu_half", "gelu_mul"};
+        static const float kval[3] = {1.41421356f, 1.0f, 0.5f};
+        char t[7][600], cn[620];
+        for (int k = 0; k < 7; k++) fresh_name(c->g, out, tag[k], t[k], sizeof t[k]);
+        const int kslot[3] = {0, 3, 5};
+        for (int k = 0; k < 3; k++) {
+            snprintf(cn, sizeof cn, "%s/%s", n->name, tag[kslot[k]]);
+            lcv_status st = constant_node(c, cn, t[kslot[k]], kval[k]);
+            if (st != LCV_OK) return st;
+        }
+        snprintf(cn, sizeof cn, "%s/fused_div", n->name);
+        simple_node(c, cn, "Div", x, t[0], t[1], 0, NULL, NULL);
+        snprintf(cn, sizeof cn, "%s/fused_erf", n->name);
+        simple_node(c, cn, "Erf", t[1], NULL, t[2], 0, NULL, NULL);
+        snprintf(cn, sizeof cn, "%s/fused_add", n->name);
+        simple_node(c, cn, "Add", t[2], t[3], t[4], 0, NULL, NULL);
+        snprintf(cn, sizeof cn, "%s/fused_mul", n->name);
+        simple_node(c, cn, "Mul", x, t[4], t[6], 0, NULL, NULL);
+        simple_node(c, nm, "Mul", t[6], t[5], out, 0, NULL, NULL);
+        break;
+    }
     case LCV_ACT_CLIP: {
         if (c->opset < 11) { /* bounds were attributes before opset 11 */
             simple_node(c, nm, "Clip", x, NULL, out, 2, minmax, v);

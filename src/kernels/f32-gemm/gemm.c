@@ -1,14 +1,14 @@
-/* gemm.c - the GEMM driver: packing of constant operands into microkernel panels, cache
- * blocking (K blocks of LCV_GEMM_KC, C blocks of mc x nc) and the split of C blocks over the
- * thread pool. Every output sums k in increasing order in one chain (later K blocks continue
- * from C), so neither the blocking nor the thread split changes any result. */
+/* gemm.c - the GEMM driver: packing of operands into microkernel panels, cache blocking (K
+ * blocks of LCV_GEMM_KC, column blocks of about GEMM_NC) and the split of C over the thread
+ * pool in equal shares of panels. Every output sums k in increasing order in one chain (later
+ * K blocks continue from C), so neither the blocking nor the thread split changes a result. */
 #include "gemm_internal.h"
 
 #include <string.h>
 
-/* C block: nc columns of B (a KC x nc slice of B stays in L2) by mc rows of A. */
+/* Column block: a KC x GEMM_NC slice of B (512 KiB) stays in L2 while every row panel of
+ * A in the thread's share passes over it (the A panel in L1 meets each B panel once). */
 #define GEMM_NC 512
-#define GEMM_MC_PANELS 10
 
 typedef struct gemm_kernel {
     int mr, nr;
@@ -91,12 +91,42 @@ void lcv_gemm_pack_b(lcv_isa isa, int64_t k, int64_t n, const float *b, int64_t 
     pack_panels(n, k, gemm_kernel_for(isa).nr, b, trans ? ldb : 1, trans ? 1 : ldb, alpha, dst);
 }
 
+
+/* Column panels per block (a block of B is at most this many nr-wide panels). */
+static int64_t nc_panels(int nr) { return (GEMM_NC + nr - 1) / nr; }
+
+size_t lcv_gemm_ws_size(lcv_isa isa, int threads) {
+    int nr = gemm_kernel_for(isa).nr;
+    uint64_t per = (uint64_t)LCV_GEMM_KC * (uint64_t)nc_panels(nr) * (uint64_t)nr;
+    if (threads < 1) threads = 1;
+    if (per > SIZE_MAX / sizeof(float) / (uint64_t)threads) return 0;
+    return (size_t)(per * (uint64_t)threads * sizeof(float));
+}
+
+/* The built-in B source: a plain row-major B copied into panels. */
+static void pack_plain_b(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int64_t j1, int nr,
+                         float *dst) {
+    const lcv_gemm_operand *b = ctx;
+    for (int64_t jp = j0; jp < j1; jp += nr) {
+        int64_t cols = j1 - jp < nr ? j1 - jp : nr;
+        float *q = dst + ((jp - j0) / nr) * kc * nr;
+        const float *s = b->data + k0 * b->ld + jp;
+        for (int64_t kk = 0; kk < kc; kk++) {
+            memcpy(q + kk * nr, s + kk * b->ld, sizeof(float) * (size_t)cols);
+            for (int64_t l = cols; l < nr; l++) q[kk * nr + l] = 0.0f;
+        }
+    }
+}
+
 typedef struct gemm_job {
     const lcv_gemm_args *g;
     gemm_kernel kr;
-    int64_t mc, nc;             /* C block, multiples of mr / nr */
-    int64_t m_blocks, n_blocks;
     lcv_gemm_act act;           /* resolved once from epi->act */
+    int64_t pm, pn;             /* row panels of A (mr rows), column panels of B (nr columns) */
+    int tm, tn;                 /* thread grid: tm shares of the rows by tn of the columns */
+    lcv_gemm_pack_fn pack;      /* B source packing into ws per block; NULL: B read as given */
+    const void *pack_ctx;
+    float *ws;
 } gemm_job;
 
 /* The A panel of rows [i, i + rows) and k [k0, k0 + kc): a slice of the packed A, or the plain
@@ -117,13 +147,14 @@ static const float *a_panel(const gemm_job *j, int64_t i, int rows, int64_t k0, 
     return buf;
 }
 
-static void gemm_block(const gemm_job *j, int64_t mb, int64_t nb) {
+/* Rows [i0, i1) by columns [j0, j1) of C (i0, j0 on panel boundaries), K block by K block:
+ * the B block is packed once into bws (when the job packs) and every A panel meets it. */
+static void gemm_block(const gemm_job *j, int64_t i0, int64_t i1, int64_t j0, int64_t j1,
+                       float *bws) {
     const lcv_gemm_args *g = j->g;
     const lcv_gemm_epilogue *epi = g->epi;
     const int mr = j->kr.mr, nr = j->kr.nr;
     float abuf[LCV_GEMM_MR_MAX * LCV_GEMM_KC];
-    int64_t i0 = mb * j->mc, i1 = i0 + j->mc < g->m ? i0 + j->mc : g->m;
-    int64_t j0 = nb * j->nc, j1 = j0 + j->nc < g->n ? j0 + j->nc : g->n;
     lcv_gemm_tile t;
     memset(&t, 0, sizeof t);
     t.ldc = g->ldc;
@@ -136,13 +167,17 @@ static void gemm_block(const gemm_job *j, int64_t mb, int64_t nb) {
         t.kc = kc;
         t.load_c = k0 > 0;
         t.epi = k0 + kc >= g->k && epi;
+        if (j->pack && kc > 0) j->pack(j->pack_ctx, k0, kc, j0, j1, nr, bws);
         for (int64_t i = i0; i < i1; i += mr) {
             int rows = i1 - i < mr ? (int)(i1 - i) : mr;
             t.a = a_panel(j, i, rows, k0, kc, abuf);
             t.mr = rows;
             for (int64_t jj = j0; jj < j1; jj += nr) {
                 t.nr = j1 - jj < nr ? (int)(j1 - jj) : nr;
-                if (g->b.packed) {
+                if (j->pack) {
+                    t.b = bws + (jj - j0) * kc;
+                    t.b_ks = nr;
+                } else if (g->b.packed) {
                     t.b = g->b.data + jj * g->k + k0 * nr;
                     t.b_ks = nr;
                 } else {
@@ -161,23 +196,74 @@ static void gemm_block(const gemm_job *j, int64_t mb, int64_t nb) {
     } while (k0 < g->k);
 }
 
+/* Share s of `total` panels split `parts` ways: panels [*b, *e), sizes differing by <= 1. */
+static void share(int64_t total, int parts, int s, int64_t *b, int64_t *e) {
+    *b = total * s / parts;
+    *e = total * (s + 1) / parts;
+}
+
+/* Item t of the thread grid: its rows, then its columns in blocks of at most nc_panels. */
 static void gemm_task(void *ctx, int64_t begin, int64_t end, int thread) {
-    (void)thread;
     const gemm_job *j = ctx;
-    for (int64_t b = begin; b < end; b++) gemm_block(j, b % j->m_blocks, b / j->m_blocks);
+    const int mr = j->kr.mr, nr = j->kr.nr;
+    const int64_t ncp = nc_panels(nr);
+    float *bws = j->pack ? j->ws + (int64_t)thread * LCV_GEMM_KC * ncp * nr : NULL;
+    for (int64_t t = begin; t < end; t++) {
+        int64_t pm0, pm1, pn0, pn1;
+        share(j->pm, j->tm, (int)(t % j->tm), &pm0, &pm1);
+        share(j->pn, j->tn, (int)(t / j->tm), &pn0, &pn1);
+        if (pm0 >= pm1 || pn0 >= pn1) continue;
+        int64_t i0 = pm0 * mr, i1 = pm1 * mr < j->g->m ? pm1 * mr : j->g->m;
+        int64_t nblocks = (pn1 - pn0 + ncp - 1) / ncp;
+        for (int64_t bi = 0; bi < nblocks; bi++) {
+            int64_t q0, q1;
+            share(pn1 - pn0, (int)nblocks, (int)bi, &q0, &q1);
+            int64_t j0 = (pn0 + q0) * nr, j1 = (pn0 + q1) * nr;
+            if (j1 > j->g->n) j1 = j->g->n;
+            gemm_block(j, i0, i1, j0, j1, bws);
+        }
+    }
 }
 
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/* The thread grid: split the rows when B is the smaller operand to re-read (each share reads
+ * all of B but only its part of A), else the columns; a dimension with fewer panels than
+ * threads gives way to the other, and a tiny product stays on one thread. */
+static void thread_grid(gemm_job *j, int threads) {
+    const lcv_gemm_args *g = j->g;
+    j->tm = j->tn = 1;
+    double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
+    if (threads <= 1 || flops < 2e5) return;
+    bool rows_first = g->n <= g->m;
+    if (rows_first ? j->pm >= threads : j->pn < threads && j->pm >= threads) {
+        j->tm = threads;
+    } else if (j->pn >= threads) {
+        j->tn = threads;
+    } else {
+        j->tm = (int)j->pm;
+        j->tn = (int)(threads / j->tm < j->pn ? threads / j->tm : j->pn);
+    }
+}
+
 lcv_status lcv_gemm_run(const lcv_gemm_args *g, lcv_threadpool *pool, lcv_err *e) {
-    if (!g || !g->c || !g->a.data || !g->b.data)
+    return lcv_gemm_run_ws(g, NULL, pool, e);
+}
+
+lcv_status lcv_gemm_run_ws(const lcv_gemm_args *g, const lcv_gemm_ws *ws, lcv_threadpool *pool,
+                           lcv_err *e) {
+    lcv_gemm_pack_fn pack_b = ws ? ws->pack_b : NULL;
+    if (!g || !g->c || !g->a.data || (!g->b.data && !pack_b))
         return lcv_fail(e, LCV_ERR_INVALID_ARG, "gemm: NULL argument");
     if (g->m < 1 || g->n < 1 || g->k < 0)
         return lcv_fail(e, LCV_ERR_INVALID_ARG, "gemm: bad dims M=%lld N=%lld K=%lld",
                         (long long)g->m, (long long)g->n, (long long)g->k);
-    if (!g->b.packed && g->b.trans)
+    if (pack_b && !ws->buf)
+        return lcv_fail(e, LCV_ERR_INVALID_ARG, "gemm: a B packing callback needs a workspace");
+    bool plain_b = !pack_b && !g->b.packed;
+    if (plain_b && g->b.trans)
         return lcv_fail(e, LCV_ERR_INVALID_ARG, "gemm: a transposed B must be packed");
-    if (g->ldc < g->n || (!g->b.packed && g->b.ld < g->n) ||
+    if (g->ldc < g->n || (plain_b && g->b.ld < g->n) ||
         (!g->a.packed && g->a.ld < (g->a.trans ? g->m : g->k)) ||
         (g->epi && g->epi->residual && g->epi->ld_residual < g->n))
         return lcv_fail(e, LCV_ERR_INVALID_ARG, "gemm: a leading dimension is too small");
@@ -185,21 +271,18 @@ lcv_status lcv_gemm_run(const lcv_gemm_args *g, lcv_threadpool *pool, lcv_err *e
     j.g = g;
     j.kr = gemm_kernel_for(g->isa);
     j.act = lcv_gemm_act_resolve(g->epi ? g->epi->act : NULL);
-    j.nc = ceil_div(GEMM_NC, j.kr.nr) * j.kr.nr;
-    j.mc = (int64_t)GEMM_MC_PANELS * j.kr.mr;
-    /* Enough blocks to keep every thread busy: split N first (each block then re-reads all of
-     * A, which is the smaller operand when N is large), then M. */
-    int threads = lcv_threadpool_size(pool);
-    if (threads > 1) {
-        int64_t want = 2 * (int64_t)threads;
-        while (ceil_div(g->m, j.mc) * ceil_div(g->n, j.nc) < want && j.nc > j.kr.nr)
-            j.nc = ceil_div(j.nc / 2, j.kr.nr) * j.kr.nr;
-        while (ceil_div(g->m, j.mc) * ceil_div(g->n, j.nc) < want && j.mc > j.kr.mr)
-            j.mc = ceil_div(j.mc / 2, j.kr.mr) * j.kr.mr;
+    j.pm = ceil_div(g->m, j.kr.mr);
+    j.pn = ceil_div(g->n, j.kr.nr);
+    thread_grid(&j, lcv_threadpool_size(pool));
+    j.pack = pack_b;
+    j.pack_ctx = ws ? ws->pack_b_ctx : NULL;
+    j.ws = ws ? ws->buf : NULL;
+    /* A plain B is worth packing when each share has several A panels to reuse it. */
+    if (plain_b && j.ws && j.pm / j.tm >= 2 && g->k > 0) {
+        j.pack = pack_plain_b;
+        j.pack_ctx = &g->b;
     }
-    j.m_blocks = ceil_div(g->m, j.mc);
-    j.n_blocks = ceil_div(g->n, j.nc);
-    lcv_threadpool_parallel_for(pool, j.m_blocks * j.n_blocks, 1, gemm_task, &j);
+    lcv_threadpool_parallel_for(pool, (int64_t)j.tm * j.tn, 1, gemm_task, &j);
     return LCV_OK;
 }
 

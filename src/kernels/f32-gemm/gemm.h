@@ -1,8 +1,9 @@
 /* gemm.h - packed fp32 GEMM: C[M,N] = A[M,K] * B[K,N] (+ bias, + residual, activation), with
  * per-ISA microkernels (scalar, AVX2+FMA, AVX-512, NEON) chosen from an lcv_isa at call time.
  * A constant operand is packed once (lcv_gemm_pack_a / lcv_gemm_pack_b, layout depends on the
- * ISA); the other operand is read in place, so the compute call needs no scratch memory and
- * never allocates. Results do not depend on the thread count (each output sums k in order). */
+ * ISA); the other is read in place or, given a caller's workspace, packed block by block (a
+ * callback may produce B straight into panels, e.g. im2col). The call never allocates.
+ * Results do not depend on the thread count (each output sums k in order). */
 #ifndef LCV_GEMM_H
 #define LCV_GEMM_H
 
@@ -74,6 +75,17 @@ typedef struct lcv_gemm_epilogue {
     const lcv_fused *act;   /* only act/alpha/beta are used; NULL = none */
 } lcv_gemm_epilogue;
 
+/* Produces B rows [k0, k0 + kc) and columns [j0, j1) (j0 a multiple of nr) as nr-wide panels:
+ * element (k, j) at dst[q * kc * nr + (k - k0) * nr + (j - j0 - q * nr)] for panel
+ * q = (j - j0) / nr; the lanes of the last panel past j1 must be written too (zeros). Called
+ * concurrently from several threads with different dst: must only read shared state. */
+typedef void (*lcv_gemm_pack_fn)(const void *ctx, int64_t k0, int64_t kc, int64_t j0,
+                                 int64_t j1, int nr, float *dst);
+
+/* Workspace bytes a call with this isa and thread count may use (lcv_gemm_ws.buf): one block
+ * of B panels per thread. 0 on overflow. */
+size_t lcv_gemm_ws_size(lcv_isa isa, int threads);
+
 typedef struct lcv_gemm_args {
     lcv_isa isa;            /* concrete; must match the packing of packed operands */
     int64_t m, n, k;        /* m, n >= 1; k >= 0 (k == 0 gives bias/residual/act of 0) */
@@ -83,10 +95,27 @@ typedef struct lcv_gemm_args {
     const lcv_gemm_epilogue *epi; /* NULL = plain product */
 } lcv_gemm_args;
 
-/* Computes C = epilogue(A * B). Threads from pool (NULL: the calling thread) over blocks of C;
- * the per-element result is identical for any thread count. Fails with LCV_ERR_INVALID_ARG
- * (message in e, which may be NULL) on bad dims, NULL pointers or a transposed plain B; does
- * not allocate. */
+/* Workspace for lcv_gemm_run_ws. All borrowed. */
+typedef struct lcv_gemm_ws {
+    /* 64-byte aligned, lcv_gemm_ws_size(isa, lcv_threadpool_size(pool)) bytes. With it a
+     * plain B is copied block by block into panels (contiguous, aligned reads) when several
+     * row panels of A reuse it. */
+    float *buf;
+    /* Optional (NULL: none): B comes from pack_b(pack_b_ctx, ...) and the args' b is ignored. */
+    lcv_gemm_pack_fn pack_b;
+    const void *pack_b_ctx;
+} lcv_gemm_ws;
+
+/* Computes C = epilogue(A * B). Threads from pool (NULL: the calling thread) each take an
+ * equal share of the row panels (or column panels, whichever operand is the smaller one to
+ * re-read); the per-element result is identical for any thread count. Fails with
+ * LCV_ERR_INVALID_ARG (message in e, which may be NULL) on bad dims, NULL pointers or a
+ * transposed plain B; does not allocate. */
 lcv_status lcv_gemm_run(const lcv_gemm_args *g, lcv_threadpool *pool, lcv_err *e);
+/* The same with a workspace (ws may be NULL: lcv_gemm_run); also fails when ws has pack_b but
+ * no buf. Must not be called from inside a task of the same pool (the per-thread slices of
+ * buf would be shared). */
+lcv_status lcv_gemm_run_ws(const lcv_gemm_args *g, const lcv_gemm_ws *ws, lcv_threadpool *pool,
+                           lcv_err *e);
 
 #endif

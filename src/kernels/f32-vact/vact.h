@@ -25,6 +25,7 @@ typedef enum lcv_vfn {
     LCV_VFN_HARDSWISH = LCV_ACT_HARDSWISH, /* x * clamp(x / 6 + 1/2, 0, 1) */
     LCV_VFN_SILU = LCV_ACT_SILU,
     LCV_VFN_TANH = LCV_ACT_TANH,
+    LCV_VFN_GELU = LCV_ACT_GELU, /* within 4 ulp, or 2.5e-7 |x| where 1 + erf cancels */
     /* ONNX ops whose reference differs from the fused form in rounding or NaN handling: */
     LCV_VFN_RELU_KEEP_NAN, /* x < 0 ? 0 : x: NaN and -0 pass through (ONNX Relu) */
     LCV_VFN_HARDSWISH_AB,  /* x * clamp(alpha * x + beta, 0, 1) (ONNX HardSwish: 1/6, 1/2) */

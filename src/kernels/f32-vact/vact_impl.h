@@ -25,6 +25,12 @@
         }                                                                                         \
     } while (0)
 
+/* GELU as core/act.c writes it: 0.5 * x * (1 + erf(x * 0.70710678f)). */
+KTARGET static inline VT KNAME(gelu)(VT v) {
+    const VT half = V(set1)(0.5f), one = V(set1)(1.0f), rs2 = V(set1)(0.70710678f);
+    return V(mul)(V(mul)(half, v), V(add)(one, V(erf)(V(mul)(v, rs2))));
+}
+
 KTARGET static void KNAME(unary)(lcv_vfn fn, float alpha, float beta, const float *x, float *y,
                                  int64_t n) {
     const VT va = V(set1)(alpha), vb = V(set1)(beta), zero = V(set1)(0.0f);
@@ -38,6 +44,7 @@ KTARGET static void KNAME(unary)(lcv_vfn fn, float alpha, float beta, const floa
     case LCV_VFN_HARDSWISH: VACT_MAP(V(hardswish)(v)); return;
     case LCV_VFN_SILU: VACT_MAP(V(silu)(v)); return;
     case LCV_VFN_TANH: VACT_MAP(V(tanh)(v)); return;
+    case LCV_VFN_GELU: VACT_MAP(KNAME(gelu)(v)); return;
     case LCV_VFN_RELU_KEEP_NAN: VACT_MAP(V(if_lt)(v, zero, zero, v)); return;
     case LCV_VFN_HARDSWISH_AB: VACT_MAP(V(mul)(v, V(hardsigmoid)(v, va, vb))); return;
     case LCV_VFN_ERF: VACT_MAP(V(erf)(v)); return;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "../f32-gemm/gemm.h"
+#include "../f32-vact/vact.h"
 
 /* The transformed input and GEMM output of one block (36 * tiles * (cin + cout) floats) are
  * kept under about this many floats (2 MiB), so the GEMMs read them from L2 or near L3. */
@@ -210,12 +211,14 @@ static void wino_out_task(void *ctx, int64_t b0, int64_t b1, int thread) {
     j->out_fn(&j->out, b0, b1);
 }
 
-/* The activations the output transforms do not apply, over whole output planes. */
+/* The activations the output transforms do not apply, over whole output planes, with the
+ * vector math of f32-vact at the run's ISA (as the GEMM and depthwise epilogues do). */
 static void wino_act_task(void *ctx, int64_t p0, int64_t p1, int thread) {
     (void)thread;
     const wino_job *j = ctx;
     int64_t plane = j->a->geom.out_h * j->a->geom.out_w;
-    for (int64_t p = p0; p < p1; p++) lcv_act_apply_f32(j->a->act, j->a->y + p * plane, plane);
+    for (int64_t p = p0; p < p1; p++)
+        lcv_vact_apply(j->a->isa, j->a->act, j->a->y + p * plane, plane);
 }
 
 lcv_status lcv_winograd_run(const lcv_winograd_args *a, lcv_threadpool *pool, lcv_err *e) {
