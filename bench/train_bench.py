@@ -14,6 +14,12 @@ included, so that figure is biased against leancv), which is steadier than wall 
 other jobs share the cores. Writes bench/TRAIN_RESULTS.md (medians, ratios).
 
 Example: /usr/bin/python3 bench/train_bench.py --build build --rounds 5
+
+Known flaw, to fix before its figures are quoted: PyTorch's first few hundred steps from the
+untrained weights run at about half its later speed (denormal numbers; torch.set_flush_denormal
+(True) removes most of the gap), so short rounds flatter leancv. A full 15-epoch run of
+scripts/fashion_accuracy.sh took 35 s per epoch in leancv and 23 s in PyTorch after its first
+epoch. Rounds must measure the steady state (e.g. after an epoch of training).
 """
 import argparse
 import datetime
