@@ -12,6 +12,7 @@
 #include "core/threadpool.h"
 #include "kernels/f32-gemm/gemm.h"
 #include "kernels/f32-winograd/winograd_internal.h"
+#include "conv_plan_check.h"
 #include "op_test_util.h"
 #include "ops/conv_winograd.h"
 #include "ops/plan.h"
@@ -154,28 +155,6 @@ static void rand_case(wcase *k, int trial) {
     k->residual = rndi(0, 2) == 0;
     k->act = acts[rndi(0, (int64_t)(sizeof acts / sizeof acts[0]) - 1)];
     k->act.residual = k->residual ? 3 : -1;
-}
-
-/* Reference: infer + exec + apply_fused into a fresh tensor (caller frees). */
-static lcv_tensor *run_reference(optest *t, const lcv_tensor *const *ins) {
-    lcv_tensor *y = optest_tensor(LCV_DTYPE_FLOAT32, 1, (int64_t[]){1}, NULL);
-    lcv_opctx c = {t->node, 3, ins, 1, &y, &t->err, NULL, NULL, NULL};
-    lcv_status st = lcv_infer_conv(&c);
-    if (st == LCV_OK) st = lcv_tensor_reshape_alloc(y, y->dtype, y->ndim, y->dims, &t->err);
-    if (st == LCV_OK) st = lcv_exec_conv(&c);
-    if (st == LCV_OK) st = lcv_op_apply_fused(&c);
-    CHECK_MSG(st == LCV_OK, "reference: %s", t->err.msg);
-    return y;
-}
-
-static lcv_tensor *run_plan(optest *t, const lcv_plan *p, const lcv_tensor *const *ins,
-                            const lcv_tensor *like, lcv_threadpool *pool, lcv_scratch *scr) {
-    lcv_tensor *y = optest_tensor(LCV_DTYPE_FLOAT32, like->ndim, like->dims, NULL);
-    memset(y->data, 0xff, lcv_tensor_nbytes(y)); /* NaN: every element must be written */
-    lcv_opctx c = {t->node, 3, ins, 1, &y, &t->err, p->data, pool, scr};
-    lcv_status st = p->exec(&c);
-    CHECK_MSG(st == LCV_OK, "plan exec: %s", t->err.msg);
-    return y;
 }
 
 /* Per output: sum |w| |x| over the window + |bias| + |residual|, the scale of its rounding
