@@ -210,6 +210,18 @@ static void test_paths(gradcheck_env *e, bool transpose) {
     k.pads[3] = 1;
     run_case(&k, e, 16, 5e-4, &s); /* 1-D, rows past the K block */
 
+    k = base_case(transpose, 2);
+    k.batch = 11;
+    k.c_g = 5;
+    k.m_g = 13;
+    k.in[0] = 6;
+    k.in[1] = 5;
+    k.kernel[0] = k.kernel[1] = 3;
+    k.stride[1] = 2;
+    k.pads[0] = k.pads[1] = k.pads[4] = 1;
+    k.bias = true;
+    run_case(&k, e, 0, 0, &s); /* batch in uneven chunks, 45 column-matrix rows */
+
     k = base_case(transpose, 3);
     k.batch = 2;
     k.group = 2;

@@ -64,8 +64,17 @@ size_t lcv_gemm_pack_b_size(lcv_isa isa, int64_t k, int64_t n) {
 
 /* Panel p of `panel` lines holds element (line, d) at dst[p * panel * depth + d * panel + line
  * % panel], zero past the last line. get(src, line, d) = src[line * s_line + d * s_depth]. */
-static void pack_panels(int64_t lines, int64_t depth, int panel, const float *src,
+static void pack_panels(lcv_isa isa, int64_t lines, int64_t depth, int panel, const float *src,
                         int64_t s_line, int64_t s_depth, float alpha, float *dst) {
+#if defined(__x86_64__)
+    /* Lines with contiguous depth: a transpose, done in registers. */
+    if (s_depth == 1 && (isa == LCV_ISA_AVX2 || isa == LCV_ISA_AVX512)) {
+        lcv_gemm_pack_lines_avx2(lines, depth, panel, src, s_line, alpha, dst);
+        return;
+    }
+#else
+    (void)isa;
+#endif
     for (int64_t l0 = 0; l0 < lines; l0 += panel) {
         float *p = dst + l0 * depth;
         int64_t nl = lines - l0 < panel ? lines - l0 : panel;
@@ -82,13 +91,13 @@ static void pack_panels(int64_t lines, int64_t depth, int panel, const float *sr
 void lcv_gemm_pack_a(lcv_isa isa, int64_t m, int64_t k, const float *a, int64_t lda, bool trans,
                      float alpha, float *dst) {
     if (m < 1 || k < 1) return;
-    pack_panels(m, k, gemm_kernel_for(isa).mr, a, trans ? 1 : lda, trans ? lda : 1, alpha, dst);
+    pack_panels(isa, m, k, gemm_kernel_for(isa).mr, a, trans ? 1 : lda, trans ? lda : 1, alpha, dst);
 }
 
 void lcv_gemm_pack_b(lcv_isa isa, int64_t k, int64_t n, const float *b, int64_t ldb, bool trans,
                      float alpha, float *dst) {
     if (n < 1 || k < 1) return;
-    pack_panels(n, k, gemm_kernel_for(isa).nr, b, trans ? ldb : 1, trans ? 1 : ldb, alpha, dst);
+    pack_panels(isa, n, k, gemm_kernel_for(isa).nr, b, trans ? ldb : 1, trans ? 1 : ldb, alpha, dst);
 }
 
 
@@ -138,6 +147,12 @@ static const float *a_panel(const gemm_job *j, int64_t i, int rows, int64_t k0, 
     if (a->packed) return a->data + i * j->g->k + k0 * mr;
     int64_t s_row = a->trans ? 1 : a->ld, s_k = a->trans ? a->ld : 1;
     const float *src = a->data + i * s_row + k0 * s_k;
+#if defined(__x86_64__)
+    if (!a->trans && (j->g->isa == LCV_ISA_AVX2 || j->g->isa == LCV_ISA_AVX512)) {
+        lcv_gemm_pack_lines_avx2(rows, kc, mr, src, s_row, 1.0f, buf);
+        return buf;
+    }
+#endif
     for (int64_t kk = 0; kk < kc; kk++) {
         float *q = buf + kk * mr;
         int r = 0;

@@ -44,6 +44,13 @@ void lcv_gemm_tile_scalar(const lcv_gemm_tile *t);
 void lcv_gemm_tile_avx2(const lcv_gemm_tile *t);
 void lcv_gemm_tile_avx512(const lcv_gemm_tile *t);
 #endif
+#if defined(__x86_64__)
+/* Packs `lines` lines of src (line l at src + l * ld, its depth steps contiguous) times alpha
+ * into ceil(lines / panel) panels: element (l, d) at dst[(l / panel) * panel * depth + d *
+ * panel + l % panel], zeros past the last line. Needs AVX2. */
+void lcv_gemm_pack_lines_avx2(int64_t lines, int64_t depth, int panel, const float *src,
+                              int64_t ld, float alpha, float *dst);
+#endif
 #if defined(__aarch64__)
 void lcv_gemm_tile_neon(const lcv_gemm_tile *t);
 #endif
