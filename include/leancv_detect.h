@@ -2,9 +2,9 @@
  * measures, non-maximum suppression (greedy, class-wise or class-agnostic; Soft-NMS; Matrix
  * NMS), decoders of the common one-stage detection heads (YOLO v3/v5/v8, SSD, RetinaNet, FCOS,
  * CenterNet), semantic segmentation argmax and overlays, prototype instance masks and text
- * regions from a binarization map (DBNet). Every function works on caller-owned arrays and
- * never allocates: NMS and text detection take a workspace sized by lcv_*_workspace_size,
- * reusable for any number of calls.
+ * regions from a binarization map (DBNet), and evaluation metrics (mAP, mIoU). Every function
+ * works on caller-owned arrays and never allocates: NMS, text detection and mAP take a
+ * workspace sized by lcv_*_workspace_size, reusable for any number of calls.
  *
  * Conventions follow leancv.h: fallible functions return an lcv_status and write a message of
  * at most errcap bytes to errbuf (borrowed, may be NULL) on failure. All functions are
@@ -254,6 +254,73 @@ LCV_API lcv_status lcv_textdet(const float *prob, int64_t h, int64_t w,
                                size_t workspace_size, lcv_quad *quads, float *scores,
                                int64_t capacity, int64_t *count, int64_t *found, char *errbuf,
                                size_t errcap);
+
+/* ---- Evaluation metrics ---- */
+
+/* Boxes of several images (detections or ground truth) in caller-owned arrays of count entries
+ * each (all borrowed for the call). */
+typedef struct lcv_box_set {
+    const lcv_box *boxes;
+    const float *scores;    /* detections: confidence (not NaN); ground truth: unused (NULL) */
+    const int32_t *labels;  /* class of each box, in [0, classes) */
+    const int64_t *images;  /* the image each box belongs to (any id; equal ids = same image) */
+    int64_t count;
+} lcv_box_set;
+
+#define LCV_MAP_THRESHOLDS 10       /* IoU 0.50, 0.55, ..., 0.95 */
+#define LCV_MAP_MAX_CLASSES 65536
+
+typedef struct lcv_map_result {
+    double map;          /* mAP@[.5:.95]: mean over classes present and the 10 thresholds */
+    double map50;        /* mAP@.5 */
+    double map75;        /* mAP@.75 */
+    int classes_present; /* classes with at least one ground truth (the means' divisor) */
+} lcv_map_result;
+
+/* Bytes of workspace lcv_map needs (0 on negative counts, bad classes or overflow). */
+LCV_API size_t lcv_map_workspace_size(int64_t n_det, int64_t n_gt, int classes);
+
+/* COCO-style mean average precision, without crowd regions, area ranges or a per-image cap
+ * (pycocotools keeps 100 detections per image: cap before calling to match it).
+ * At each IoU threshold t = (50 + 5 i) / 100, per image and class, detections in descending
+ * score order (ties: lower index) each take the unmatched ground truth with the highest IoU
+ * (lcv_box_iou, compared in double) that is >= t (equal IoUs: the later ground truth, as
+ * pycocotools); a matched detection is a true positive, the rest false positives. Per class,
+ * all its detections in that order give precision p_i = tp_i / (i + 1) and recall
+ * tp_i / n_gt; p is made non-increasing from the right (p_i = max over j >= i), and AP is the
+ * mean over k = 0..100 of p at the first detection with tp * 100 >= k * n_gt (0 if none;
+ * compared exactly in integers, where pycocotools' float recall points can differ at exact
+ * ties). Classes without ground truth are left out of the means (AP -1); classes with ground
+ * truth but no detection have AP 0.
+ * ap: classes * LCV_MAP_THRESHOLDS doubles (caller-owned, may be NULL) receiving the AP of
+ * class c at threshold i at [c * LCV_MAP_THRESHOLDS + i]. workspace:
+ * lcv_map_workspace_size(det->count, gt->count, classes) bytes, 8-byte aligned, reusable.
+ * Fails (naming the set and entry) on a label outside [0, classes) or a NaN score. */
+LCV_API lcv_status lcv_map(const lcv_box_set *det, const lcv_box_set *gt, int classes,
+                           void *workspace, size_t workspace_size, double *ap,
+                           lcv_map_result *out, char *errbuf, size_t errcap);
+
+/* Adds n pixels to a segmentation confusion matrix (int64 [classes][classes], caller-owned,
+ * zeroed by the caller once; rows ground truth, columns prediction): matrix[t * classes + p]
+ * += 1 for each pixel whose truth t is not ignore_label (-1: none, else 0..255). classes in
+ * 1..256. Fails, leaving the matrix as it was, when a counted pixel has a truth or prediction
+ * >= classes (the message names the pixel). */
+LCV_API lcv_status lcv_confusion_add(int64_t *matrix, int classes, const uint8_t *pred,
+                                     const uint8_t *truth, int64_t n, int ignore_label,
+                                     char *errbuf, size_t errcap);
+
+typedef struct lcv_miou_result {
+    double miou;           /* mean IoU over classes with a non-empty union */
+    double pixel_accuracy; /* diagonal / all counted pixels (0 when none) */
+    int classes_counted;   /* the mean's divisor */
+    int64_t pixels;        /* counted pixels */
+} lcv_miou_result;
+
+/* Per-class IoU = matrix[c][c] / (row c + column c - matrix[c][c]) of a confusion matrix as
+ * lcv_confusion_add builds it; a class whose union is empty gets -1 and is left out of the
+ * mean. iou: classes doubles (caller-owned, may be NULL). */
+LCV_API lcv_status lcv_miou(const int64_t *matrix, int classes, double *iou,
+                            lcv_miou_result *out, char *errbuf, size_t errcap);
 
 /* ---- Drawing on RGB images (HWC, 8-bit, h * w * 3 bytes, caller-owned) ----
  * Everything is clipped to the image; coordinates are pixels (a box's x2/y2 exclusive as

@@ -13,6 +13,7 @@ declare -A allowed=(
   [passes]="ops ir core kernels"
   [runtime]="frontends passes ops ir core kernels"
   [train]="runtime frontends passes ops ir core kernels"
+  [compress]="runtime frontends passes ops ir core kernels"
   [data]="frontends core"
 )
 # layer_of DIR INCLUDE: the first folder under src/ of DIR/INCLUDE ("../" steps resolved).

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "../kernels/i8-gemm/i8_requant.h"
 #include "quant_util.h"
 
 /* ---- QuantizeLinear / DequantizeLinear ---- */
@@ -205,10 +206,12 @@ static void mm_run(const mm_shape *s, const lcv_tensor *a, const lcv_tensor *b, 
                     ((int32_t *)y->data)[oi] = (int32_t)(uint32_t)(uint64_t)acc;
                     continue;
                 }
-                float mult = (float)qv_f(&rq->as, m) * (float)qv_f(&rq->bs, n) /
-                             (float)qv_f(&rq->ys, m);
-                double v = nearbyint((double)((float)acc * mult)) + qv_i(&rq->yzp, m);
-                lcv_store_f64(y->dtype, y->data, oi, v);
+                float mult = lcv_i8_mult((float)qv_f(&rq->as, m), (float)qv_f(&rq->bs, n),
+                                         (float)qv_f(&rq->ys, m));
+                int32_t lo = y->dtype == LCV_DTYPE_UINT8 ? 0 : -128;
+                lcv_store_i64(y->dtype, y->data, oi,
+                              lcv_i8_requant(lcv_i32_wrap(acc), mult, qv_i(&rq->yzp, m), lo,
+                                             lo + 255));
             }
         }
     }

@@ -4,6 +4,7 @@
  * Padding stands for the zero point, so padded taps contribute exactly nothing. */
 #include <math.h>
 
+#include "../kernels/i8-gemm/i8_requant.h"
 #include "quant_util.h"
 #include "window.h"
 
@@ -92,10 +93,12 @@ static void qconv_run(const qconv *q, lcv_tensor *y) {
                     ((int32_t *)y->data)[oi] = (int32_t)(uint32_t)(uint64_t)acc;
                 } else {
                     if (q->bias) acc += ((const int32_t *)q->bias->data)[m];
-                    float mult = (float)qv_f(&q->xs, 0) * (float)qv_f(&q->ws, m) /
-                                 (float)qv_f(&q->ys, 0);
-                    double v = nearbyint((double)((float)acc * mult)) + qv_i(&q->yzp, 0);
-                    lcv_store_f64(y->dtype, y->data, oi, v);
+                    float mult = lcv_i8_mult((float)qv_f(&q->xs, 0), (float)qv_f(&q->ws, m),
+                                             (float)qv_f(&q->ys, 0));
+                    int32_t lo = y->dtype == LCV_DTYPE_UINT8 ? 0 : -128;
+                    lcv_store_i64(y->dtype, y->data, oi,
+                                  lcv_i8_requant(lcv_i32_wrap(acc), mult, qv_i(&q->yzp, 0), lo,
+                                                 lo + 255));
                 }
                 for (int d = nsp - 1; d >= 0; d--) {
                     if (++oc[d] < win->out[d]) break;

@@ -11,6 +11,8 @@ static const struct {
     {"eliminate_identity", lcv_pass_eliminate_identity},
     {"cse", lcv_pass_cse},
     {"fuse_conv_bn", lcv_pass_fuse_conv_bn},
+    /* quantized (QDQ) Conv/MatMul onto integer ops, before fuse_activation takes their Relu */
+    {"fuse_qdq", lcv_pass_fuse_qdq},
     /* decomposed ops back to one node (or a fused activation) before the generic fusions */
     {"fuse_layernorm", lcv_pass_fuse_layernorm},
     {"fuse_hardswish", lcv_pass_fuse_hardswish},

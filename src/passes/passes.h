@@ -20,6 +20,7 @@ lcv_status lcv_pass_cse(lcv_graph *g, bool *changed, lcv_err *e);
 lcv_status lcv_pass_fuse_layernorm(lcv_graph *g, bool *changed, lcv_err *e);
 lcv_status lcv_pass_fuse_hardswish(lcv_graph *g, bool *changed, lcv_err *e);
 lcv_status lcv_pass_fuse_gelu(lcv_graph *g, bool *changed, lcv_err *e);
+lcv_status lcv_pass_fuse_qdq(lcv_graph *g, bool *changed, lcv_err *e);
 
 /* ---- helpers shared by the passes (pass_util.c) ---- */
 

@@ -64,11 +64,18 @@ static int64_t node_macs(const lcv_graph *g, const lcv_node *n) {
     case LCV_OP_ConvTranspose:
     case LCV_OP_Gemm:
     case LCV_OP_MatMul: break;
+    case LCV_OP_QLinearConv: /* the weights are input 3 */
+        w = n->n_in > 3 && n->in[3] >= 0 ? &g->values[n->in[3]] : NULL;
+        break;
+    case LCV_OP_ConvInteger:
+    case LCV_OP_QLinearMatMul:
+    case LCV_OP_MatMulInteger: break;
     default: return 0;
     }
     if (!out || !x || !w || out->ndim < 0 || x->ndim < 0 || w->ndim < 0) return -1;
     int64_t out_n = prod(out->dims, 0, out->ndim);
-    if (n->op == LCV_OP_Conv) /* each output element: (Cin/group) * kernel taps */
+    if (n->op == LCV_OP_Conv || n->op == LCV_OP_QLinearConv || n->op == LCV_OP_ConvInteger)
+        /* each output element: (Cin/group) * kernel taps */
         return w->ndim >= 2 ? out_n * prod(w->dims, 1, w->ndim) : -1;
     if (n->op == LCV_OP_ConvTranspose) /* each input element scatters Cout/group * taps */
         return w->ndim >= 2 ? prod(x->dims, 0, x->ndim) * prod(w->dims, 1, w->ndim) : -1;
@@ -314,10 +321,34 @@ static lcv_status optimize(lcv_model *m, lcv_err *e) {
         for (int k = 0; k < v->ndim; k++)
             if (v->dims[k] < 0) g->static_shapes = false;
     }
+    /* A DequantizeLinear of constants stays a node through the passes, so that fuse_qdq sees
+     * the integer weights behind a float Conv/MatMul operand; infer_all folds it again if it
+     * survives. */
+    for (int i = 0; i < g->n_nodes; i++) {
+        lcv_node *n = &g->nodes[i];
+        if (!m->folded[i] || n->op != LCV_OP_DequantizeLinear || n->out[0] < 0) continue;
+        bool read = g->values[n->out[0]].is_output;
+        for (int j = 0; j < g->n_nodes && !read; j++)
+            for (int k = 0; k < g->nodes[j].n_in && !m->folded[j]; k++)
+                read = read || g->nodes[j].in[k] == n->out[0];
+        if (!read) continue;
+        lcv_tensor_free(g->values[n->out[0]].init);
+        g->values[n->out[0]].init = NULL;
+        m->folded[i] = false;
+    }
     lcv_graph_remove_nodes(g, m->folded);
     lcv_status st = lcv_passes_optimize(g, e);
     if (st == LCV_OK) st = lcv_graph_toposort(g, e);
-    return st == LCV_OK ? infer_all(m, e) : st;
+    if (st == LCV_OK) st = infer_all(m, e);
+    /* what is still constant after the passes (a DequantizeLinear of weights that no fusion
+     * took) leaves the graph like the first folded nodes did */
+    bool any = false;
+    for (int i = 0; st == LCV_OK && i < g->n_nodes; i++) any = any || m->folded[i];
+    if (any) {
+        lcv_graph_remove_nodes(g, m->folded);
+        st = infer_all(m, e);
+    }
+    return st;
 }
 
 lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e) {

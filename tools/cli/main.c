@@ -7,6 +7,11 @@
 
 int cmd_build(int argc, char **argv); /* cmd_build.c */
 int cmd_distill(int argc, char **argv); /* cmd_distill.c */
+int cmd_detect(int argc, char **argv);   /* cmd_detect.c */
+int cmd_segment(int argc, char **argv);  /* cmd_segment.c */
+int cmd_textdet(int argc, char **argv);  /* cmd_textdet.c */
+int cmd_evaluate(int argc, char **argv); /* cmd_evaluate.c */
+int cmd_quantize(int argc, char **argv); /* cmd_quantize.c */
 
 typedef struct command {
     const char *name;
@@ -22,14 +27,19 @@ static const command COMMANDS[] = {
     {"train", cmd_train, "train a classifier on a labelled data set, with checkpoints"},
     {"distill", cmd_distill, "train a student with knowledge distillation (teacher, mutual, self)"},
     {"build", cmd_build, "write a named architecture (resnet8, mobilenetv2-tiny, ...) as ONNX"},
+    {"detect", cmd_detect, "detect objects (YOLO, SSD, RetinaNet, FCOS, CenterNet heads)"},
+    {"segment", cmd_segment, "label every pixel of an image with a segmentation model"},
+    {"textdet", cmd_textdet, "find text regions in an image with a DBNet-style model"},
+    {"evaluate", cmd_evaluate, "mAP of detections or mIoU of label maps against ground truth"},
+    {"quantize", cmd_quantize, "post-training int8 quantization to QDQ ONNX, or fp16/bf16 weights"},
 };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: leancv <command> [options]   (leancv <command> --help for details)\n\n"
                "commands:\n");
     for (size_t i = 0; i < sizeof COMMANDS / sizeof COMMANDS[0]; i++)
-        fprintf(f, "  %-6s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
-    fprintf(f, "  help   show this message\n\n"
+        fprintf(f, "  %-9s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    fprintf(f, "  help      show this message\n\n"
                "options:\n  --version  print the leancv version\n");
 }
 
