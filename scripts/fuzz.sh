@@ -29,6 +29,7 @@ for target in tests/fuzz/fuzz_*.c; do
     [ "$name" = fuzz_model ] && corpus_src=tests/fuzz/corpus_onnx
     io=()
     [ "$name" = fuzz_idx ] && io=("$out"/obj_io/*.o -lz -lpng -ljpeg)
+    [ "$name" = fuzz_json ] && io=(tools/cli/cli_json.c)
     echo "== $name: building"
     clang "${flags[@]}" -fsanitize=fuzzer,address,undefined "$target" "${io[@]}" "$out"/obj/*.o \
         -lm -lpthread -o "$out/$name"
