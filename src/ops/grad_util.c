@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "../core/threadpool.h"
+#include "../kernels/f32-sums/sums.h"
+#include "gemm_grad.h"
 #include "grad_util.h"
 
 /* ---- checked views ---- */
@@ -113,6 +115,7 @@ typedef struct sum_plan {
     int64_t rd[LCV_MAX_DIMS], rs[LCV_MAX_DIMS]; /* reduced dims and their src strides */
     bool inner_kept;                   /* the innermost src dim is kept (stride 1) */
     int64_t inner, nblocks;            /* inner_kept: its size and column blocks per row */
+    const lcv_f32_sums *sums;
 } sum_plan;
 
 /* src offset of kept coordinates given by flat index k over the first nk kept dims. */
@@ -139,7 +142,7 @@ static void sum_reduced(const sum_plan *p, int64_t base, double *acc, int64_t w)
         if (p->inner_kept) {
             for (int64_t j = 0; j < w; j++) acc[j] += s[j];
         } else {
-            acc[0] += lcv_gradu_sum(s, run);
+            acc[0] += p->sums->sum(s, run);
         }
         int d = nodo - 1;
         for (; d >= 0; d--) {
@@ -211,6 +214,7 @@ lcv_status lcv_gradu_sum_to(lcv_gradctx *c, const float *src, int nd, const int6
     memset(&p, 0, sizeof p);
     p.src = src;
     p.dst = dst;
+    p.sums = lcv_f32_sums_for(lcv_grad_isa());
     int64_t stride = 1;
     for (int i = m - 1; i >= 0; i--) {
         if (mk[i]) {
@@ -255,50 +259,6 @@ lcv_status lcv_gradu_sum_to(lcv_gradctx *c, const float *src, int nd, const int6
     }
     lcv_threadpool_parallel_for(c->pool, units, grain, sum_task, &p);
     return LCV_OK;
-}
-
-/* ---- sums ---- */
-
-static double combine8(const double *a) {
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-}
-
-double lcv_gradu_sum(const float *p, int64_t n) {
-    double a[8] = {0}, t = 0;
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) a[k] += p[i + k];
-    for (; i < n; i++) t += p[i];
-    return combine8(a) + t;
-}
-
-double lcv_gradu_sumsq(const float *p, int64_t n, double m) {
-    double a[8] = {0}, t = 0;
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) {
-            double d = p[i + k] - m;
-            a[k] += d * d;
-        }
-    for (; i < n; i++) t += (p[i] - m) * (p[i] - m);
-    return combine8(a) + t;
-}
-
-void lcv_gradu_sum_gx(const float *g, const float *x, int64_t n, double m, double *sg,
-                      double *sgx) {
-    double a[8] = {0}, b[8] = {0}, ta = 0, tb = 0;
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) {
-            a[k] += g[i + k];
-            b[k] += g[i + k] * (x[i + k] - m);
-        }
-    for (; i < n; i++) {
-        ta += g[i];
-        tb += g[i] * (x[i] - m);
-    }
-    *sg += combine8(a) + ta;
-    *sgx += combine8(b) + tb;
 }
 
 /* ---- unary driver ---- */

@@ -41,14 +41,6 @@ void lcv_gradu_buf_free(lcv_gradu_buf *b);
 lcv_status lcv_gradu_sum_to(lcv_gradctx *c, const float *src, int nd, const int64_t *dims,
                             float *dst, int dst_nd, const int64_t *dst_dims);
 
-/* Sums over n contiguous floats in double with 8 interleaved partial sums combined in a fixed
- * order (several independent chains instead of one long one; the result depends only on the
- * data): sum p[i]; sum (p[i] - m)^2; and both sum g[i] and sum g[i] * (x[i] - m). */
-double lcv_gradu_sum(const float *p, int64_t n);
-double lcv_gradu_sumsq(const float *p, int64_t n, double m);
-void lcv_gradu_sum_gx(const float *g, const float *x, int64_t n, double m, double *sg,
-                      double *sgx);
-
 /* One unary backward over n elements: dx = dy * f'(x), given x (input), y (output) and the
  * op's parameters p. dy is never NULL here. */
 typedef void (*lcv_gradu_unary_fn)(const float *x, const float *y, const float *dy, float *dx,

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "../core/threadpool.h"
+#include "../kernels/f32-sums/sums.h"
+#include "gemm_grad.h"
 #include "grad_util.h"
 
 /* Product of dims[from..to), 0 as soon as one is 0. */
@@ -57,6 +59,7 @@ typedef struct bn_fwd_task {
     int64_t N, C, S;
     double eps;
     double *stats; /* [3][C]: batch mean, 1/std, biased variance */
+    const lcv_f32_sums *kern; /* the statistics sums for the ISA */
 } bn_fwd_task;
 
 static void bn_fwd_channels(void *ctx, int64_t begin, int64_t end, int thread) {
@@ -70,7 +73,7 @@ static void bn_fwd_channels(void *ctx, int64_t begin, int64_t end, int thread) {
         for (int64_t n = 0; n < N; n++) {
             int64_t base = (n * C + ch) * S;
             if (f32) {
-                sum += lcv_gradu_sum((const float *)x->data + base, S);
+                sum += t->kern->sum((const float *)x->data + base, S);
             } else {
                 for (int64_t s = 0; s < S; s++) sum += lcv_load_f64(x->dtype, x->data, base + s);
             }
@@ -79,7 +82,7 @@ static void bn_fwd_channels(void *ctx, int64_t begin, int64_t end, int thread) {
         for (int64_t n = 0; n < N; n++) {
             int64_t base = (n * C + ch) * S;
             if (f32) {
-                sq += lcv_gradu_sumsq((const float *)x->data + base, S, m);
+                sq += t->kern->sumsq((const float *)x->data + base, S, m);
             } else {
                 for (int64_t s = 0; s < S; s++) {
                     double d = lcv_load_f64(x->dtype, x->data, base + s) - m;
@@ -136,7 +139,8 @@ lcv_status lcv_train_fwd_batchnorm(lcv_opctx *c, lcv_train_io *t) {
     if (st != LCV_OK) return st;
     double eps = lcv_attr_float(c->node, "epsilon", 1e-5f);
     double mom = lcv_attr_float(c->node, "momentum", 0.9f);
-    bn_fwd_task task = {x, c->in[1], c->in[2], c->out[0], N, C, S, eps, t->saved[0].data};
+    bn_fwd_task task = {x, c->in[1], c->in[2], c->out[0], N, C, S, eps, t->saved[0].data,
+                        lcv_f32_sums_for(lcv_grad_isa())};
     int64_t grain = 16384 / (N * S) + 1;
     lcv_threadpool_parallel_for(c->pool, C, grain, bn_fwd_channels, &task);
     lcv_tensor *om = c->n_out > 1 ? c->out[1] : NULL, *ov = c->n_out > 2 ? c->out[2] : NULL;
@@ -159,6 +163,7 @@ typedef struct bn_bwd_task {
     float *dx, *dscale, *dbias, *dmean, *dvar;
     int64_t N, C, S;
     double eps;
+    const lcv_f32_sums *kern; /* the statistics sums for the ISA */
 } bn_bwd_task;
 
 static void bn_bwd_channels(void *ctx, int64_t begin, int64_t end, int thread) {
@@ -176,7 +181,7 @@ static void bn_bwd_channels(void *ctx, int64_t begin, int64_t end, int thread) {
         }
         double sdy = 0, sdyx = 0; /* sum dy, sum dy * x_hat */
         for (int64_t n = 0; n < N; n++)
-            lcv_gradu_sum_gx(t->dy + (n * C + ch) * S, t->x + (n * C + ch) * S, S, m, &sdy, &sdyx);
+            t->kern->sum_gx(t->dy + (n * C + ch) * S, t->x + (n * C + ch) * S, S, m, &sdy, &sdyx);
         sdyx *= inv;
         double k = t->scale[ch] * inv;
         if (t->dscale) t->dscale[ch] = (float)sdyx;
@@ -236,6 +241,7 @@ lcv_status lcv_grad_batchnorm(lcv_gradctx *c) {
     task.C = C;
     task.S = S;
     task.eps = lcv_attr_float(c->node, "epsilon", 1e-5f);
+    task.kern = lcv_f32_sums_for(lcv_grad_isa());
     lcv_threadpool_parallel_for(c->pool, C, 8192 / (N * S) + 1, bn_bwd_channels, &task);
     return LCV_OK;
 }
@@ -272,6 +278,7 @@ typedef struct ln_task {
     double eps;
     bool sblock;
     int64_t xstrides[LCV_MAX_DIMS];
+    const lcv_f32_sums *kern; /* the statistics sums for the ISA */
 } ln_task;
 
 static void ln_rows(void *ctx, int64_t begin, int64_t end, int thread) {
@@ -279,8 +286,8 @@ static void ln_rows(void *ctx, int64_t begin, int64_t end, int thread) {
     int64_t n = t->n;
     for (int64_t r = begin; r < end; r++) {
         const float *xp = t->x + r * n, *gp = t->dy + r * n;
-        double m = lcv_gradu_sum(xp, n) / (double)n;
-        double inv = 1.0 / sqrt(lcv_gradu_sumsq(xp, n, m) / (double)n + t->eps);
+        double m = t->kern->sum(xp, n) / (double)n;
+        double inv = 1.0 / sqrt(t->kern->sumsq(xp, n, m) / (double)n + t->eps);
         double sg = 0, sgx = 0; /* sum g, sum g * x_hat with g = dy * scale */
         for (int64_t j = 0; j < n; j++) {
             int64_t k = t->sblock ? j
@@ -378,6 +385,7 @@ lcv_status lcv_grad_layernorm(lcv_gradctx *c) {
         dy = mem;
     }
     t.dy = dy;
+    t.kern = lcv_f32_sums_for(lcv_grad_isa());
     lcv_threadpool_parallel_for(c->pool, outer, 8192 / n + 1, ln_rows, &t);
     if (ds) st = lcv_gradu_sum_to(c, t.xhat_dy, xt->ndim, xt->dims, ds, sct->ndim, sct->dims);
     lcv_gradu_buf_free(&buf);
@@ -392,6 +400,7 @@ typedef struct in_task {
     double *sums; /* per plane: sum dy, sum dy * x_hat */
     int64_t C, S;
     double eps;
+    const lcv_f32_sums *kern; /* the statistics sums for the ISA */
 } in_task;
 
 static void in_planes(void *ctx, int64_t begin, int64_t end, int thread) {
@@ -399,10 +408,10 @@ static void in_planes(void *ctx, int64_t begin, int64_t end, int thread) {
     int64_t S = t->S;
     for (int64_t pl = begin; pl < end; pl++) {
         const float *xp = t->x + pl * S, *gp = t->dy + pl * S;
-        double m = lcv_gradu_sum(xp, S) / (double)S;
-        double inv = 1.0 / sqrt(lcv_gradu_sumsq(xp, S, m) / (double)S + t->eps);
+        double m = t->kern->sum(xp, S) / (double)S;
+        double inv = 1.0 / sqrt(t->kern->sumsq(xp, S, m) / (double)S + t->eps);
         double sdy = 0, sdyx = 0;
-        lcv_gradu_sum_gx(gp, xp, S, m, &sdy, &sdyx);
+        t->kern->sum_gx(gp, xp, S, m, &sdy, &sdyx);
         sdyx *= inv;
         t->sums[2 * pl] = sdy;
         t->sums[2 * pl + 1] = sdyx;
@@ -443,7 +452,8 @@ lcv_status lcv_grad_instancenorm(lcv_gradctx *c) {
     lcv_gradu_buf buf;
     if ((st = lcv_gradu_buf_get(c, sizeof(double) * 2 * (size_t)(N * C), &buf)) != LCV_OK)
         return st;
-    in_task t = {x, dy, s, dx, buf.data, C, S, lcv_attr_float(c->node, "epsilon", 1e-5f)};
+    in_task t = {x, dy, s, dx, buf.data, C, S, lcv_attr_float(c->node, "epsilon", 1e-5f),
+                 lcv_f32_sums_for(lcv_grad_isa())};
     lcv_threadpool_parallel_for(c->pool, N * C, 8192 / S + 1, in_planes, &t);
     for (int64_t ch = 0; ch < C; ch++) {
         double sdy = 0, sdyx = 0;
