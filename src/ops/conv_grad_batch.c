@@ -103,6 +103,25 @@ static void chunk_images(const batch_job *j, int64_t chunk, int64_t *b, int64_t 
     *e = j->r->g->batch * (chunk + 1) / j->chunks;
 }
 
+static batch_job batch_job_init(lcv_gradctx *c, const conv_run *r, const float *dy) {
+    batch_job j;
+    memset(&j, 0, sizeof j);
+    j.c = c;
+    j.r = r;
+    j.isa = lcv_grad_isa();
+    j.chunks = r->g->batch < BATCH_CHUNKS ? r->g->batch : BATCH_CHUNKS;
+    j.dy = dy;
+    return j;
+}
+
+/* Runs fn over every chunk of the current group; the first chunk's failure names `what`. */
+static lcv_status run_chunks(batch_job *j, lcv_task_fn fn, const char *what) {
+    lcv_threadpool_parallel_for(j->c->pool, j->chunks, 1, fn, j);
+    for (int64_t ch = 0; ch < j->chunks; ch++)
+        if (j->st[ch] != LCV_OK) return lcv_grad_fail(j->c, j->st[ch], "%s GEMM failed", what);
+    return LCV_OK;
+}
+
 /* ---- weight gradient --------------------------------------------------------------------- */
 
 /* The image's column matrix col [kdim, out_size]: row (ci, tap) holds x[ci] at the position
@@ -184,13 +203,8 @@ static void wgrad_chunks(void *ctx, int64_t begin, int64_t end, int thread) {
 lcv_status lcv_convg_batch_weight_grad(lcv_gradctx *c, const conv_run *r, const float *x,
                                        const float *dy, float *dw) {
     const lcv_convg *g = r->g;
-    batch_job j = {0};
-    j.c = c;
-    j.r = r;
-    j.isa = lcv_grad_isa();
-    j.chunks = g->batch < BATCH_CHUNKS ? g->batch : BATCH_CHUNKS;
+    batch_job j = batch_job_init(c, r, dy);
     j.x = x;
-    j.dy = dy;
     size_t partials;
     if (!lcv_mul_size((size_t)(g->m_g * r->kdim), (size_t)j.chunks, &partials))
         return lcv_grad_fail(c, LCV_ERR_NOMEM, "convolution scratch is too large");
@@ -200,9 +214,7 @@ lcv_status lcv_convg_batch_weight_grad(lcv_gradctx *c, const conv_run *r, const 
     if (!j.out) return LCV_ERR_NOMEM;
     lcv_status st = LCV_OK;
     for (j.group = 0; j.group < g->group && st == LCV_OK; j.group++) {
-        lcv_threadpool_parallel_for(c->pool, j.chunks, 1, wgrad_chunks, &j);
-        for (int64_t ch = 0; ch < j.chunks; ch++)
-            if (j.st[ch] != LCV_OK) st = lcv_grad_fail(c, j.st[ch], "weight gradient GEMM failed");
+        if ((st = run_chunks(&j, wgrad_chunks, "weight gradient")) != LCV_OK) break;
         /* The partials in chunk order: the same sum for any thread count. */
         int64_t size = g->m_g * r->kdim;
         float *dwg = dw + j.group * size;
@@ -267,12 +279,7 @@ static void adjoint_chunks(void *ctx, int64_t begin, int64_t end, int thread) {
 lcv_status lcv_convg_batch_adjoint(lcv_gradctx *c, const conv_run *r, const float *wt,
                                    const float *dy, float *dx) {
     const lcv_convg *g = r->g;
-    batch_job j = {0};
-    j.c = c;
-    j.r = r;
-    j.isa = lcv_grad_isa();
-    j.chunks = g->batch < BATCH_CHUNKS ? g->batch : BATCH_CHUNKS;
-    j.dy = dy;
+    batch_job j = batch_job_init(c, r, dy);
     j.out = dx;
     size_t pack_floats = lcv_gemm_pack_a_size(j.isa, r->kdim, g->m_g) / sizeof(float);
     size_t col_floats = r->pointwise ? 0 : (size_t)(r->kdim * g->out_size);
@@ -286,9 +293,7 @@ lcv_status lcv_convg_batch_adjoint(lcv_gradctx *c, const conv_run *r, const floa
         /* A = W[g]^T: [kdim, m_g] read from the [m_g, kdim] weights. */
         lcv_gemm_pack_a(j.isa, r->kdim, g->m_g, wt + j.group * g->m_g * r->kdim, r->kdim, true,
                         1.0f, pack);
-        lcv_threadpool_parallel_for(c->pool, j.chunks, 1, adjoint_chunks, &j);
-        for (int64_t ch = 0; ch < j.chunks; ch++)
-            if (j.st[ch] != LCV_OK) st = lcv_grad_fail(c, j.st[ch], "input gradient GEMM failed");
+        st = run_chunks(&j, adjoint_chunks, "input gradient");
     }
     free(owned);
     return st;
