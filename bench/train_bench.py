@@ -15,11 +15,10 @@ other jobs share the cores. Writes bench/TRAIN_RESULTS.md (medians, ratios).
 
 Example: /usr/bin/python3 bench/train_bench.py --build build --rounds 5
 
-Known flaw, to fix before its figures are quoted: PyTorch's first few hundred steps from the
-untrained weights run at about half its later speed (denormal numbers; torch.set_flush_denormal
-(True) removes most of the gap), so short rounds flatter leancv. A full 15-epoch run of
-scripts/fashion_accuracy.sh took 35 s per epoch in leancv and 23 s in PyTorch after its first
-epoch. Rounds must measure the steady state (e.g. after an epoch of training).
+Steady state: from untrained weights PyTorch's first few hundred steps run at about half its
+later speed (denormal numbers), which flattered leancv in short rounds. So both engines start
+their rounds from weights leancv has already trained for --warm-steps steps (default 300),
+and PyTorch keeps training one model across its rounds.
 """
 import argparse
 import datetime
@@ -41,12 +40,13 @@ import fashion_resnet as fr  # noqa: E402
 DATA = fr.DATA
 
 
-def leancv_round(args, onnx_path):
+def leancv_round(args, onnx_path, steps=None, out=None):
     spec = "idx:%s/train-images-idx3-ubyte.gz,%s/train-labels-idx1-ubyte.gz" % (DATA, DATA)
+    steps = steps or args.steps
     cmd = [os.path.join(args.build, "leancv"), "train", onnx_path, "--data", spec,
-           "--limit", str(args.steps * args.batch), "--batch", str(args.batch),
+           "--limit", str(steps * args.batch), "--batch", str(args.batch),
            "--threads", str(args.threads), "--lr", "0.05", "--nesterov", "--wd", "5e-4",
-           "--mean", str(fr.MEAN), "--std", str(fr.STD)]
+           "--mean", str(fr.MEAN), "--std", str(fr.STD)] + (["--out", out] if out else [])
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = subprocess.run(cmd, capture_output=True, text=True)
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -117,6 +117,8 @@ def main():
     ap.add_argument("--steps", type=int, default=30, help="training steps per round")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--warm-steps", type=int, default=300,
+                    help="steps leancv trains the untrained net before the rounds start")
     ap.add_argument("--out", default=os.path.join(HERE, "TRAIN_RESULTS.md"))
     args = ap.parse_args()
     if not os.access(os.path.join(args.build, "leancv"), os.X_OK):
@@ -128,6 +130,10 @@ def main():
                               capture_output=True, text=True).stdout
         m = re.search(r"MACs: ([0-9.]+ ?[KMG]?)", info)
         macs = m.group(1) if m else "unknown"
+        if args.warm_steps > 0:
+            warm = os.path.join(tmp, "fashion_resnet_warm.onnx")
+            leancv_round(args, onnx_path, args.warm_steps, warm)
+            onnx_path = warm
         torch_tr = TorchTrainer(args, onnx_path)
         lcv, tch, lcv_cpu, tch_cpu = [], [], [], []
         t_start = time.time()
@@ -154,8 +160,9 @@ def main():
         "",
         "- net: scripts/fashion_resnet.py FashionResNet (stem 16, residual blocks 16->32 and "
         "32->64 with stride 2, GAP, linear; %s MACs per 28x28 image forward, from `leancv "
-        "info`), exported untrained (seed 0) to ONNX; torch loads the same initial weights"
-        % macs,
+        "info`), exported untrained (seed 0) to ONNX and trained %d steps by leancv; every "
+        "round of both engines starts from those weights (torch keeps training across its "
+        "rounds)" % (macs, args.warm_steps),
         "- data: Fashion-MNIST, batch %d, %d steps per round, SGD Nesterov momentum 0.9, "
         "weight decay 5e-4, no augmentation" % (args.batch, args.steps),
         "- threads: %d (torch.set_num_threads(%d); leancv --threads %d); CPU: %s (%d cores "
@@ -178,8 +185,9 @@ def main():
         "figures move with the other jobs)." % " ".join("%.1f" % v for v in os.getloadavg()),
         "",
         "Command: `/usr/bin/python3 bench/train_bench.py --build %s --rounds %d --steps %d "
-        "--batch %d --threads %d`" % (os.path.relpath(args.build, ROOT), args.rounds,
-                                      args.steps, args.batch, args.threads),
+        "--batch %d --threads %d --warm-steps %d`" % (os.path.relpath(args.build, ROOT),
+                                                      args.rounds, args.steps, args.batch,
+                                                      args.threads, args.warm_steps),
         "",
     ]
     with open(args.out, "w") as f:
