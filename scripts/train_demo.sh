@@ -5,12 +5,12 @@
 # `leancv eval`, and writes the new model to models/fashion_cnn.onnx only when its test accuracy
 # is at least the current one's (the current model is kept otherwise; both figures printed).
 # Usage: scripts/train_demo.sh [BUILD_DIR]
-# Environment: EPOCHS (4), THREADS (2), WORK (BUILD_DIR/train_demo), MODELS (models/: where
+# Environment: EPOCHS (12), THREADS (2), WORK (BUILD_DIR/train_demo), MODELS (models/: where
 # fashion_cnn.onnx is compared and replaced), FASHION_MNIST_DIR.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=${1:-$here/../build}
-epochs=${EPOCHS:-4}
+epochs=${EPOCHS:-12}
 threads=${THREADS:-2}
 work=${WORK:-$build/train_demo}
 data=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
