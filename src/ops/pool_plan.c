@@ -1,12 +1,14 @@
 /* pool_plan.c - the fast path for 2-D float32 MaxPool and AveragePool without dilation or an
  * Indices output (what CNN stems and heads use): the separable vector kernel of
  * src/kernels/f32-pool for the planned ISA, or, for rows wider than its buffers, a plain
- * clipped-window scan; both threaded over planes. The reference in pool.c handles the rest. */
+ * clipped-window scan; both threaded over planes. 8-bit MaxPool (a quantized model's stem pool)
+ * runs src/kernels/u8-pool. The reference in pool.c handles the rest. */
 #include <math.h>
 #include <stdlib.h>
 
 #include "../core/threadpool.h"
 #include "../kernels/f32-pool/pool2d.h"
+#include "../kernels/u8-pool/maxpool8.h"
 #include "plan.h"
 #include "window.h"
 
@@ -65,12 +67,15 @@ static void pool2d_planes(void *ctx, int64_t begin, int64_t end, int thread) {
     }
 }
 
+static bool is_byte(lcv_dtype t) { return t == LCV_DTYPE_UINT8 || t == LCV_DTYPE_INT8; }
+
 static lcv_status pool2d_exec(lcv_opctx *c) {
     const lcv_tensor *x = c->in[0];
     lcv_tensor *y = c->out[0];
     lcv_window w;
     bool is_max = c->node->op == LCV_OP_MaxPool;
-    if (x->dtype != LCV_DTYPE_FLOAT32 || x->ndim != 4) { /* not what was planned for */
+    bool byte = is_max && is_byte(x->dtype);
+    if ((x->dtype != LCV_DTYPE_FLOAT32 && !byte) || x->ndim != 4) { /* not what was planned for */
         lcv_status st = is_max ? lcv_exec_maxpool(c) : lcv_exec_averagepool(c);
         return st == LCV_OK ? lcv_op_apply_fused(c) : st;
     }
@@ -84,7 +89,16 @@ static lcv_status pool2d_exec(lcv_opctx *c) {
     lcv_pool2d_geom g = {planes, w.in[0], w.in[1], w.out[0], w.out[1], w.kernel[0],
                          w.kernel[1], w.stride[0], w.stride[1], w.pad_begin[0],
                          w.pad_begin[1], w.pad_end[0], w.pad_end[1], is_max, count_pad};
-    if (pp && w.dilation[0] == 1 && w.dilation[1] == 1 && lcv_pool2d_supported(&g)) {
+    bool fast = pp && w.dilation[0] == 1 && w.dilation[1] == 1 && lcv_pool2d_supported(&g);
+    if (fast && byte) {
+        lcv_maxpool8_run(&g, x->dtype == LCV_DTYPE_INT8, x->data, y->data, c->pool);
+        return lcv_op_apply_fused(c);
+    }
+    if (byte) { /* rows wider than the kernel's buffer */
+        st = lcv_exec_maxpool(c);
+        return st == LCV_OK ? lcv_op_apply_fused(c) : st;
+    }
+    if (fast) {
         lcv_pool2d_run(&g, pp->ops, x->data, y->data, c->pool);
         return lcv_op_apply_fused(c);
     }
@@ -102,7 +116,9 @@ lcv_status lcv_plan_pool(const lcv_plan_ctx *pc, lcv_plan *out) {
     for (int64_t i = 0; i < nd; i++)
         if (dil[i] != 1) return LCV_OK;
     bool has_indices = pc->n_out > 1 && pc->out[1] != NULL;
-    if (!x || x->dtype != LCV_DTYPE_FLOAT32 || x->ndim != 4 || has_indices) return LCV_OK;
+    bool dtype_ok = x && (x->dtype == LCV_DTYPE_FLOAT32 ||
+                          (pc->node->op == LCV_OP_MaxPool && is_byte(x->dtype)));
+    if (!dtype_ok || x->ndim != 4 || has_indices) return LCV_OK;
     pool_plan *pp = malloc(sizeof *pp);
     if (!pp)
         return lcv_fail(pc->err, LCV_ERR_NOMEM, "out of memory planning pool '%s'",

@@ -1,7 +1,8 @@
-/* test_pool_plan.c - the 2-D float32 MaxPool/AveragePool fast path (src/ops/pool_plan.c)
- * against the reference kernels on random geometries (kernels 1..5, strides 1..3, asymmetric
- * pads, ceil_mode, count_include_pad), 1 and 2 threads bit-identical, and the cases that must
- * keep the reference (dilation, Indices output, 3-D pooling). */
+/* test_pool_plan.c - the 2-D float32 MaxPool/AveragePool fast path (src/ops/pool_plan.c) and
+ * the 8-bit MaxPool one (src/kernels/u8-pool, bit-exact) against the reference kernels on
+ * random geometries (kernels 1..5, strides 1..3, asymmetric pads, ceil_mode,
+ * count_include_pad), 1 and 2 threads, and the cases that must keep the reference (dilation,
+ * Indices output, 3-D pooling). */
 #include <string.h>
 
 #include "core/threadpool.h"
@@ -25,8 +26,11 @@ static lcv_plan make_plan(optest *t, const lcv_tensor *x, int n_out) {
     return p;
 }
 
+/* trial % 4: 0 float max, 1 float average, 2 uint8 max, 3 int8 max */
 static void run_case(int trial, lcv_threadpool *pool) {
-    bool is_max = trial % 2 == 0;
+    bool is_max = trial % 2 == 0 || trial % 4 == 3;
+    lcv_dtype dt = trial % 4 == 2 ? LCV_DTYPE_UINT8 : trial % 4 == 3 ? LCV_DTYPE_INT8
+                                                                     : LCV_DTYPE_FLOAT32;
     optest t;
     optest_init(&t, is_max ? "MaxPool" : "AveragePool", 13, 1, 1);
     int64_t kh = rndi(1, 5), kw = rndi(1, 5);
@@ -39,14 +43,16 @@ static void run_case(int trial, lcv_threadpool *pool) {
     optest_attr_int(&t, "ceil_mode", rndi(0, 1));
     if (!is_max) optest_attr_int(&t, "count_include_pad", rndi(0, 1));
     int64_t dims[4] = {rndi(1, 2), rndi(1, 5), h, w};
-    lcv_tensor *x = optest_tensor(LCV_DTYPE_FLOAT32, 4, dims, NULL);
-    float *px = x->data;
-    for (int64_t i = 0; i < lcv_tensor_numel(x); i++) px[i] = (float)rndi(-1000, 1000) / 100.0f;
+    lcv_tensor *x = optest_tensor(dt, 4, dims, NULL);
+    for (int64_t i = 0; i < lcv_tensor_numel(x); i++) {
+        if (dt == LCV_DTYPE_FLOAT32) ((float *)x->data)[i] = (float)rndi(-1000, 1000) / 100.0f;
+        else ((uint8_t *)x->data)[i] = (uint8_t)rndi(0, 255);
+    }
     lcv_plan p = make_plan(&t, x, 1);
     CHECK(p.exec != NULL);
     lcv_tensor *ref = NULL, *fast = NULL;
-    lcv_tensor_create(LCV_DTYPE_FLOAT32, 0, NULL, &ref);
-    lcv_tensor_create(LCV_DTYPE_FLOAT32, 0, NULL, &fast);
+    lcv_tensor_create(dt, 0, NULL, &ref);
+    lcv_tensor_create(dt, 0, NULL, &fast);
     const lcv_tensor *ins[1] = {x};
     CHECK(optest_run(&t, 1, ins, 1, &ref) == LCV_OK);
     lcv_tensor_reshape_alloc(fast, ref->dtype, ref->ndim, ref->dims, NULL);
@@ -55,11 +61,15 @@ static void run_case(int trial, lcv_threadpool *pool) {
     int64_t n = lcv_tensor_numel(ref);
     int bad = 0;
     for (int64_t i = 0; i < n; i++) {
+        if (dt != LCV_DTYPE_FLOAT32) {
+            bad += ((uint8_t *)ref->data)[i] != ((uint8_t *)fast->data)[i];
+            continue;
+        }
         float a = ((float *)ref->data)[i], b = ((float *)fast->data)[i];
         if (!(fabsf(a - b) <= 1e-5f * (1.0f + fabsf(a)))) bad++;
     }
-    CHECK_MSG(bad == 0, "trial %d (%s): %d of %lld outputs differ", trial,
-              is_max ? "max" : "avg", bad, (long long)n);
+    CHECK_MSG(bad == 0, "trial %d (%s %s): %d of %lld outputs differ", trial,
+              is_max ? "max" : "avg", lcv_dtype_name(dt), bad, (long long)n);
     lcv_plan_clear(&p);
     lcv_tensor_free(x);
     lcv_tensor_free(ref);
@@ -93,7 +103,7 @@ static void no_plan_cases(void) {
 int main(void) {
     lcv_threadpool *pool = NULL;
     CHECK(lcv_threadpool_create(2, &pool, NULL) == LCV_OK);
-    for (int trial = 0; trial < 300; trial++) run_case(trial, trial % 3 ? NULL : pool);
+    for (int trial = 0; trial < 400; trial++) run_case(trial, trial % 3 ? NULL : pool);
     no_plan_cases();
     lcv_threadpool_free(pool);
     return lcv_test_finish("kernels_pool_plan");
