@@ -4,7 +4,8 @@
  *
  * Usage: leancv_runner MODEL.onnx INPUT.npy REF.npy THREADS WARMUP
  * Protocol: "ready {json}" once warm, then "run K" -> "ok t1 ... tK" (ms per run),
- * "rss" -> "rss KB", "quit" -> exit. Any failure prints "error MESSAGE" and exits 1. */
+ * "rss" -> "rss KB", "out PATH" -> "out" (last output written as .npy, for quant_bench.py's
+ * agreement check), "quit" -> exit. Any failure prints "error MESSAGE" and exits 1. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -92,12 +93,18 @@ static long peak_rss_kb(void) {
 static int serve(runner *r) {
     char line[256];
     while (fgets(line, sizeof line, stdin)) {
-        char cmd[16] = "", arg[32] = "";
-        int n = sscanf(line, "%15s %31s", cmd, arg);
+        char cmd[16] = "", arg[200] = "";
+        int n = sscanf(line, "%15s %199s", cmd, arg);
         if (n < 1) continue;
         if (strcmp(cmd, "quit") == 0) break;
         if (strcmp(cmd, "rss") == 0) {
             printf("rss %ld\n", peak_rss_kb());
+        } else if (strcmp(cmd, "out") == 0) {
+            char err[512] = "";
+            if (n < 2) return fail(r, "protocol", "out PATH needs a path");
+            if (lcv_npy_write_file(arg, lcv_session_output(r->session, 0), err, sizeof err) != LCV_OK)
+                return fail(r, arg, err);
+            puts("out");
         } else if (strcmp(cmd, "run") == 0) {
             long k;
             if (n < 2 || !parse_int(arg, 1, 100000, &k))
@@ -110,7 +117,7 @@ static int serve(runner *r) {
             }
             putchar('\n');
         } else {
-            return fail(r, "protocol", "unknown command (expected run K, rss or quit)");
+            return fail(r, "protocol", "unknown command (expected run K, rss, out PATH or quit)");
         }
         fflush(stdout);
     }

@@ -4,7 +4,8 @@
 //
 // Usage: node bench/ort_runner.js MODEL.onnx INPUT.npy REF.npy THREADS WARMUP
 // Protocol (one line each way, see run_bench.py): prints "ready {json}" once warm, then
-//   "run K" -> "ok t1 ... tK" (ms per run)   "rss" -> "rss KB"   "quit" -> exits.
+//   "run K" -> "ok t1 ... tK" (ms per run)   "rss" -> "rss KB"   "quit" -> exits
+//   "out PATH" -> "out" (the last output written as float32 .npy, for quant_bench.py).
 // Any failure prints "error MESSAGE" and exits non-zero.
 'use strict';
 
@@ -54,6 +55,20 @@ function readNpy(file) {
   const data = new Float32Array(count);
   for (let i = 0; i < count; i++) data[i] = buf.readFloatLE(off + 4 * i);
   return { dims, data };
+}
+
+// Writes a float32 C-order .npy version 1.0 (header padded to a multiple of 64 bytes).
+function writeNpy(file, dims, data) {
+  let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims.join(', ') +
+    (dims.length === 1 ? ',' : '') + '), }';
+  while ((10 + header.length + 1) % 64 !== 0) header += ' ';
+  header += '\n';
+  const buf = Buffer.alloc(10 + header.length + 4 * data.length);
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(buf, 0);
+  buf.writeUInt16LE(header.length, 8);
+  buf.write(header, 10, 'latin1');
+  for (let i = 0; i < data.length; i++) buf.writeFloatLE(data[i], 10 + header.length + 4 * i);
+  fs.writeFileSync(file, buf);
 }
 
 function maxAbsDiff(a, b) {
@@ -117,10 +132,14 @@ async function main() {
       const times = [];
       for (let i = 0; i < k; i++) {
         const s = process.hrtime.bigint();
-        await session.run(feeds);
+        out = (await session.run(feeds))[outName];
         times.push(Number(process.hrtime.bigint() - s) / 1e6);
       }
       process.stdout.write('ok ' + times.map((t) => t.toFixed(4)).join(' ') + '\n');
+    } else if (words[0] === 'out') {
+      if (words.length < 2) fail('out PATH needs a path');
+      writeNpy(words[1], out.dims, out.data);
+      process.stdout.write('out\n');
     } else if (words[0] === 'rss') {
       process.stdout.write('rss ' + process.resourceUsage().maxRSS + '\n');
     } else if (words[0] === '') {
