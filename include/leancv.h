@@ -148,6 +148,18 @@ LCV_API lcv_status lcv_model_load_buffer(const void *data, size_t size,
                                          const lcv_model_params *params, lcv_model **out);
 /* Frees the model. All sessions created from it must be freed first. */
 LCV_API void lcv_model_free(lcv_model *m);
+
+/* Converts a model (ONNX or .lcvm bytes) to leancv's own format, .lcvm (docs/LCVM.md): the
+ * graph after the optimizer when params->optimize (fused activations and residuals, integer
+ * QLinear nodes of a QDQ model, folded BatchNorm and constants), weights included. Loading an
+ * .lcvm (lcv_model_load_file/buffer tell the formats apart by the first bytes) parses no
+ * protobuf and skips the passes it already went through. params: borrowed, NULL for defaults
+ * (external_data_dir resolves ONNX external data). *out: free with lcv_buffer_free; NULL on
+ * failure, with the message in errbuf (may be NULL). Thread-safe. */
+LCV_API lcv_status lcv_model_convert(const void *data, size_t size, const lcv_model_params *params,
+                                     void **out, size_t *out_size, char *errbuf, size_t errcap);
+/* Frees a buffer leancv returned (lcv_model_convert). NULL is ignored. */
+LCV_API void lcv_buffer_free(void *p);
 /* Last error message on the model ("" if none). Owned by the model. */
 LCV_API const char *lcv_model_errmsg(const lcv_model *m);
 

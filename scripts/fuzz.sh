@@ -13,6 +13,7 @@ mkdir -p "$out/obj"
 # The core library's sources, as CMakeLists.txt collects them (image I/O is not part of it),
 # compiled once with coverage instrumentation and shared by every target.
 find src/core src/ir src/ops src/kernels src/passes src/runtime src/train src/frontends/onnx \
+     src/frontends/lcvm \
      src/frontends/npy -name '*.c' | sort > "$out/sources.txt"
 echo "== compiling $(wc -l < "$out/sources.txt") library sources"
 xargs -P "$(nproc)" -I{} sh -c 'clang "$@" -fsanitize=fuzzer-no-link,address,undefined \

@@ -372,7 +372,7 @@ lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e) {
     }
     st = infer_all(m, e);
     if (st == LCV_OK && m->optimize) st = optimize(m, e);
-    if (st != LCV_OK) return st;
+    if (st != LCV_OK || m->export_only) return st;
     int nn = g->n_nodes;
     m->slot_base = calloc((size_t)nn + 1, sizeof(int));
     m->last_use = calloc((size_t)g->n_values + 1, sizeof(int));

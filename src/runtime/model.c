@@ -1,7 +1,9 @@
 /* model.c - the lcv_model handle: loading from a file or buffer, and read-only queries. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../frontends/lcvm/lcvm.h"
 #include "../frontends/onnx/onnx.h"
 #include "model.h"
 
@@ -75,6 +77,20 @@ lcv_status lcv_model_from_graph(lcv_graph *g, const lcv_model_params *params, lc
     return finish_load(m);
 }
 
+/* Imports .lcvm or ONNX, told apart by the first bytes. A graph the optimizer already ran on
+ * (an .lcvm written optimized) skips the passes. */
+static lcv_status import_any(lcv_model *m, const void *data, size_t size, const char *ext_dir,
+                             uint64_t max) {
+    if (!lcv_lcvm_sniff(data, size)) return lcv_onnx_import(data, size, ext_dir, max, &m->g, &m->err);
+    unsigned flags = 0;
+    lcv_status st = lcv_lcvm_read(data, size, &m->g, &flags, &m->err);
+    if (st == LCV_OK && (flags & LCV_LCVM_OPTIMIZED)) {
+        m->preoptimized = true;
+        m->optimize = false;
+    }
+    return st;
+}
+
 lcv_status lcv_model_load_buffer(const void *data, size_t size, const lcv_model_params *params,
                                  lcv_model **out) {
     if (!out) return LCV_ERR_INVALID_ARG;
@@ -87,7 +103,7 @@ lcv_status lcv_model_load_buffer(const void *data, size_t size, const lcv_model_
         return lcv_fail(&m->err, LCV_ERR_PARSE, "model buffer of %zu bytes exceeds the limit %llu",
                         size, (unsigned long long)max);
     apply_params(m, &p);
-    lcv_status st = lcv_onnx_import(data, size, p.external_data_dir, max, &m->g, &m->err);
+    lcv_status st = import_any(m, data, size, p.external_data_dir, max);
     return st == LCV_OK ? finish_load(m) : st;
 }
 
@@ -118,7 +134,7 @@ lcv_status lcv_model_load_file(const char *path, const lcv_model_params *params,
         ext_dir = dir;
     }
     apply_params(m, &p);
-    st = lcv_onnx_import(data, size, ext_dir, max, &m->g, &m->err);
+    st = import_any(m, data, size, ext_dir, max);
     free(data);
     free(dir);
     if (st == LCV_OK) st = finish_load(m);
@@ -220,4 +236,35 @@ lcv_status lcv_model_node_info(const lcv_model *m, int64_t i, lcv_node_info *out
     out->fused = act_name(n->fused.act);
     out->has_residual = n->fused.residual >= 0;
     return LCV_OK;
+}
+
+void lcv_buffer_free(void *p) { free(p); }
+
+lcv_status lcv_model_convert(const void *data, size_t size, const lcv_model_params *params,
+                             void **out, size_t *out_size, char *errbuf, size_t errcap) {
+    if (errbuf && errcap) errbuf[0] = '\0';
+    if (!out || !out_size) return LCV_ERR_INVALID_ARG;
+    *out = NULL;
+    *out_size = 0;
+    lcv_model *m = model_alloc();
+    if (!m) return LCV_ERR_NOMEM;
+    lcv_model_params p = params ? *params : lcv_model_default_params();
+    uint64_t max = p.max_bytes ? p.max_bytes : LCV_DEFAULT_MAX_BYTES;
+    lcv_status st = LCV_OK;
+    if (!data && size) st = lcv_fail(&m->err, LCV_ERR_INVALID_ARG, "data is NULL");
+    else if (size > max)
+        st = lcv_fail(&m->err, LCV_ERR_PARSE, "model buffer of %zu bytes exceeds the limit %llu",
+                      size, (unsigned long long)max);
+    if (st == LCV_OK) {
+        apply_params(m, &p);
+        m->export_only = true;
+        st = import_any(m, data, size, p.external_data_dir, max);
+    }
+    if (st == LCV_OK) st = finish_load(m);
+    if (st == LCV_OK)
+        st = lcv_lcvm_write(m->g, m->optimize || m->preoptimized ? LCV_LCVM_OPTIMIZED : 0, out,
+                            out_size, &m->err);
+    if (st != LCV_OK && errbuf && errcap) snprintf(errbuf, errcap, "%s", m->err.msg);
+    lcv_model_free(m);
+    return st;
 }

@@ -19,6 +19,8 @@ struct lcv_model {
     int n_feeds;        /* graph inputs a caller must or may feed (= g->n_inputs) */
     lcv_isa isa;        /* the ISA the plans were made for */
     bool optimize;      /* run the graph passes at load */
+    bool export_only;   /* lcv_model_convert: stop after the passes (weights still in g) */
+    bool preoptimized;  /* the file (.lcvm) holds a graph the passes already ran on */
     bool reference;     /* no plans: every node runs its reference kernel */
     lcv_plan *plans;    /* per node: fast exec and its prepared data (exec NULL: reference) */
     lcv_value *declared;/* per graph output: its declared type (shallow copies; names borrowed) */

@@ -82,6 +82,17 @@ fi
 expect_ok '3\. ' run "$model" --input "$sample" --topk 3 --size 28x28 --gray
 expect_ok 'class 9' run "$model" --input "$sample" --topk 1 --resize-short 28 --crop 28x28 --scale 0.00392156863
 
+# convert: the .lcvm gives the same bytes out as the ONNX model; damaged files are refused.
+expect_ok 'wrote .*fashion\.lcvm' convert "$model" -o "$work/fashion.lcvm"
+expect_ok "output 'logits'" run "$work/fashion.lcvm" -i "$root/tests/cli/data/ankle_boot.npy" \
+  --output-dir "$work/lcvm_out"
+if cmp -s "$work/lcvm_out/logits.npy" "$work/npy_out/logits.npy"; then ok; else bad ".lcvm output differs"; fi
+expect_ok 'parameters: ' info "$work/fashion.lcvm"
+head -c 5000 "$work/fashion.lcvm" >"$work/cut.lcvm"
+expect_fail info 'checksum' info "$work/cut.lcvm"
+expect_fail convert 'a model and -o OUT are required' convert "$model"
+expect_fail convert "cannot open '.*missing.onnx'" convert "$work/missing.onnx" -o "$work/x.lcvm"
+
 # bench
 expect_ok 'latency: median [0-9.]+ ms +min' bench "$model" --runs 3 --warmup 1
 expect_ok 'Conv +2 ' bench "$model" --runs 2 --warmup 0 --top 0

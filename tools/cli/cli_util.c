@@ -21,6 +21,36 @@ int cli_fail(const char *cmd, const char *fmt, ...) {
     return 1;
 }
 
+int cli_read_file(const char *cmd, const char *path, void **data, size_t *size) {
+    *data = NULL;
+    *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return cli_fail(cmd, "cannot open '%s'", path);
+    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (len < 0 || len > ((long)1 << 31) || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return cli_fail(cmd, "cannot read '%s' (or it is larger than 2 GiB)", path);
+    }
+    *data = malloc((size_t)len + 1);
+    *size = *data ? fread(*data, 1, (size_t)len, f) : 0;
+    fclose(f);
+    if (!*data) return cli_fail(cmd, "out of memory reading '%s'", path);
+    if (*size != (size_t)len) return cli_fail(cmd, "cannot read '%s'", path);
+    return 0;
+}
+
+int cli_write_file(const char *cmd, const char *path, const void *data, size_t size) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return cli_fail(cmd, "cannot create '%s'", path);
+    bool ok = fwrite(data, 1, size, f) == size;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) {
+        remove(path);
+        return cli_fail(cmd, "cannot write '%s'", path);
+    }
+    return 0;
+}
+
 bool cli_parse_int(const char *s, long lo, long hi, long *out) {
     if (!s || !*s) return false;
     char *end = NULL;

@@ -24,6 +24,12 @@ bool cli_parse_floats(const char *s, float *out, int n);
 /* "WxH" with both in 1..LCV_IMAGE_MAX_SIDE. */
 bool cli_parse_size(const char *s, int *w, int *h);
 
+/* Reads a whole file of at most 2 GiB into *data (caller frees; one spare byte allocated).
+ * Returns 0, or 1 after reporting. */
+int cli_read_file(const char *cmd, const char *path, void **data, size_t *size);
+/* Writes the whole buffer to path, or removes what it began. Returns 0, or 1 after reporting. */
+int cli_write_file(const char *cmd, const char *path, const void *data, size_t size);
+
 /* The value of option argv[*i]: advances *i; NULL (after reporting) when it is missing. */
 const char *cli_value(const char *cmd, int argc, char **argv, int *i);
 

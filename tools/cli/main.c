@@ -12,6 +12,7 @@ int cmd_segment(int argc, char **argv);  /* cmd_segment.c */
 int cmd_textdet(int argc, char **argv);  /* cmd_textdet.c */
 int cmd_evaluate(int argc, char **argv); /* cmd_evaluate.c */
 int cmd_quantize(int argc, char **argv); /* cmd_quantize.c */
+int cmd_convert(int argc, char **argv);  /* cmd_convert.c */
 
 typedef struct command {
     const char *name;
@@ -32,6 +33,7 @@ static const command COMMANDS[] = {
     {"textdet", cmd_textdet, "find text regions in an image with a DBNet-style model"},
     {"evaluate", cmd_evaluate, "mAP of detections or mIoU of label maps against ground truth"},
     {"quantize", cmd_quantize, "post-training int8 quantization to QDQ ONNX, or fp16/bf16 weights"},
+    {"convert", cmd_convert, "write a model in leancv's own format (.lcvm), optimized graph included"},
 };
 
 static void usage(FILE *f) {
