@@ -1,15 +1,17 @@
 /* quant_plan.c - fast paths for QLinearConv, ConvInteger, QLinearMatMul and MatMulInteger
  * when the weights, scales and zero points are constants: weights packed once for the int8
  * GEMM (src/kernels/i8-gemm) with the zero point and bias terms folded into per-channel
- * constants; a 1x1 stride-1 conv reads its NCHW input directly, other kernels gather it
- * (im2col) panel by panel; depthwise 2-D convs run src/kernels/i8-dwconv. Everything else
- * (dynamic weights, per-row activation scales, batched B) keeps quant.c / quant_conv.c. */
+ * constants; B comes from the input through quant_im2col.c (phase planes: every B row a
+ * contiguous run, read in place for stride-1 unpadded convs; a row gather otherwise);
+ * depthwise 2-D convs run src/kernels/i8-dwconv. Everything else (dynamic weights, per-row
+ * activation scales, batched B) keeps quant.c / quant_conv.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../kernels/i8-dwconv/i8dwconv.h"
 #include "../kernels/i8-gemm/i8gemm.h"
 #include "plan.h"
+#include "quant_im2col.h"
 #include "quant_util.h"
 #include "window.h"
 
@@ -120,89 +122,30 @@ static bool q_window(const lcv_node *node, const lcv_tensor *x, const qplan *p, 
            lcv_window_forward_out(&c, w, false) == LCV_OK && x->dims[2] > 0 && x->dims[3] > 0;
 }
 
-/* im2col for the GEMM's B, straight into quad panels: row r of B is (channel, ky, kx), column
- * j an output position. Values stay as stored; the interleave applies the flip. */
-typedef struct qim2col {
-    const lcv_window *win;
-    const uint8_t *x;   /* the group's first input channel plane */
-    int64_t h, w, ow, kh, kw, k, kq;
-    bool plain;         /* 1x1, stride 1, no padding: row r is input plane r */
-    uint8_t flip, pad;
-} qim2col;
+typedef struct qphase_job {
+    const lcv_qphase *g;
+    const uint8_t *x;
+    uint8_t *planes, pad;
+} qphase_job;
 
-/* Row r of B for columns [j0, j0 + len) into d, by pieces that end at an output row. */
-static void qim2col_row(const qim2col *t, int64_t r, int64_t j0, int64_t len, uint8_t *d) {
-    const lcv_window *w = t->win;
-    int64_t kx = r % t->kw, ky = (r / t->kw) % t->kh, ci = r / (t->kw * t->kh);
-    const uint8_t *xp = t->x + ci * t->h * t->w;
-    if (t->plain) {
-        memcpy(d, xp + j0, (size_t)len);
-        return;
-    }
-    int64_t sx = w->stride[1], offx = kx * w->dilation[1] - w->pad_begin[1];
-    /* output columns [lo, hi) read inside the input row for this kx */
-    int64_t lo = offx >= 0 ? 0 : (-offx + sx - 1) / sx;
-    int64_t hi = t->w - 1 - offx < 0 ? 0 : (t->w - 1 - offx) / sx + 1;
-    if (hi > t->ow) hi = t->ow;
-    if (lo > hi) lo = hi;
-    int64_t oy = j0 / t->ow, ox0 = j0 % t->ow;
-    for (int64_t done = 0; done < len;) {
-        int64_t n = t->ow - ox0 < len - done ? t->ow - ox0 : len - done, ox1 = ox0 + n;
-        int64_t iy = oy * w->stride[0] + ky * w->dilation[0] - w->pad_begin[0];
-        uint8_t *da = d + done - ox0; /* da[ox]: output column ox of this piece */
-        if (iy < 0 || iy >= t->h) {
-            memset(da + ox0, t->pad, (size_t)n);
-        } else {
-            const uint8_t *xr = xp + iy * t->w + offx;
-            int64_t a = lo < ox0 ? ox0 : lo > ox1 ? ox1 : lo;
-            int64_t z = hi > ox1 ? ox1 : hi < a ? a : hi;
-            for (int64_t ox = ox0; ox < a; ox++) da[ox] = t->pad; /* a pad or two: no call */
-            if (sx == 1) {
-                memcpy(da + a, xr + a, (size_t)(z - a));
-            } else if (sx == 2) {
-                for (int64_t ox = a; ox < z; ox++) da[ox] = xr[2 * ox];
-            } else {
-                for (int64_t ox = a; ox < z; ox++) da[ox] = xr[ox * sx];
-            }
-            for (int64_t ox = z; ox < ox1; ox++) da[ox] = t->pad;
-        }
-        done += n;
-        ox0 = 0;
-        oy++;
-    }
+static void qphase_task(void *ctx, int64_t begin, int64_t end, int thread) {
+    const qphase_job *j = ctx;
+    (void)thread;
+    lcv_qphase_build(j->g, j->x, j->pad, begin, end, j->planes);
 }
 
-/* Columns gathered per step: four rows of this many bytes stay on the stack, and the
- * per-row index arithmetic is paid once per chunk rather than once per panel. */
-#define QIM2COL_CHUNK 1024
+/* Keeps columns ox < ow of each output row of the product (channels [begin, end)). */
+typedef struct qcompact_job {
+    const lcv_qphase *g;
+    const uint8_t *src;
+    uint8_t *dst;
+    size_t esz;
+} qcompact_job;
 
-static void qim2col_pack(const void *ctx, int64_t j0, int64_t j1, int nr, uint8_t *dst) {
-    const qim2col *t = ctx;
-    uint8_t tmp[4][QIM2COL_CHUNK + LCV_I8GEMM_NR_MAX];
-    for (int64_t c0 = j0; c0 < j1; c0 += QIM2COL_CHUNK) { /* chunk: a multiple of nr */
-        int64_t c1 = c0 + QIM2COL_CHUNK < j1 ? c0 + QIM2COL_CHUNK : j1;
-        int64_t cols = c1 - c0, padded = (cols + nr - 1) / nr * nr;
-        for (int64_t q = 0; q < t->kq / 4; q++) {
-            const uint8_t *rows[4];
-            for (int e = 0; e < 4; e++) {
-                int64_t r = 4 * q + e, have = 0;
-                if (r < t->k && t->plain && cols == padded) {
-                    rows[e] = t->x + r * t->h * t->w + c0;
-                    continue;
-                }
-                if (r < t->k) {
-                    qim2col_row(t, r, c0, cols, tmp[e]);
-                    have = cols;
-                }
-                memset(tmp[e] + have, t->flip, (size_t)(padded - have)); /* zero once flipped */
-                rows[e] = tmp[e];
-            }
-            for (int64_t jp = 0; jp < padded; jp += nr) {
-                const uint8_t *pr[4] = {rows[0] + jp, rows[1] + jp, rows[2] + jp, rows[3] + jp};
-                lcv_i8gemm_interleave4(pr, nr, t->flip, dst + (c0 - j0 + jp) * t->kq + q * nr * 4);
-            }
-        }
-    }
+static void qcompact_task(void *ctx, int64_t begin, int64_t end, int thread) {
+    const qcompact_job *j = ctx;
+    (void)thread;
+    lcv_qphase_compact(j->g, j->src, j->esz, begin, end, j->dst);
 }
 
 static lcv_status qconv_exec(lcv_opctx *c) {
@@ -237,32 +180,55 @@ static lcv_status qconv_exec(lcv_opctx *c) {
         lcv_i8dw_run(p->isa, &g, &dp, x->data, y->data, scr, c->pool);
         return LCV_OK;
     }
-    size_t wsb = lcv_i8gemm_ws_size(p->gk, p->k, lcv_threadpool_size(c->pool));
-    uint8_t *ws = wsb ? lcv_op_scratch(c, wsb) : NULL;
-    if (!ws) return lcv_op_fail(c, LCV_ERR_NOMEM, "no scratch memory for the int8 GEMM");
-    int64_t cout_g = p->m / p->group, in_plane = x->dims[2] * x->dims[3];
-    bool plain = p->kh == 1 && p->kw == 1 && w.stride[0] == 1 && w.stride[1] == 1 &&
-                 w.pad_begin[0] == 0 && w.pad_begin[1] == 0 && w.pad_end[0] == 0 &&
-                 w.pad_end[1] == 0;
+    int64_t cout_g = p->m / p->group, in_plane = x->dims[2] * x->dims[3], kq = lcv_i8gemm_kq(p->k);
     size_t esz = p->epi.out == LCV_I8_OUT_S32 ? 4 : 1;
+    int mr_unused, nr;
+    lcv_i8gemm_tile_dims(p->gk, &mr_unused, &nr);
+    lcv_qphase ph;
+    bool phase = lcv_qphase_geom(&w, p->cin_g, nr, &ph);
+    bool direct = !phase || ph.wq == ow; /* the GEMM's columns are the output's */
+    /* scratch: GEMM workspace, then for phase planes the row table, the planes and (when
+     * columns are dropped) the product before compaction */
+    size_t wsb = lcv_i8gemm_ws_size(p->gk, p->k, lcv_threadpool_size(c->pool));
+    size_t rows_b = phase ? sizeof(int64_t) * 2 * (size_t)p->k : 0, tmp_b = 0, total = 0;
+    bool ok = wsb != 0 && (direct || lcv_mul_size((size_t)(cout_g * ph.cols), esz, &tmp_b));
+    size_t o_rows = (wsb + 63) & ~(size_t)63, o_planes = o_rows + ((rows_b + 63) & ~(size_t)63);
+    size_t o_tmp = o_planes + (((phase ? ph.plane_bytes : 0) + 63) & ~(size_t)63);
+    ok = ok && lcv_add_size(o_tmp, tmp_b, &total);
+    uint8_t *ws = ok ? lcv_op_scratch(c, total) : NULL;
+    if (!ws) return lcv_op_fail(c, LCV_ERR_NOMEM, "no scratch memory for the int8 GEMM");
+    int64_t *roff = (int64_t *)(void *)(ws + o_rows), *ravail = roff + p->k;
+    uint8_t *planes = ws + o_planes, *tmp = ws + o_tmp;
+    if (phase) lcv_qphase_rows(&ph, roff, ravail);
     for (int64_t n = 0; n < batch; n++) {
         for (int64_t gi = 0; gi < p->group; gi++) {
-            qim2col src = {&w, (const uint8_t *)x->data + (n * x->dims[1] + gi * p->cin_g) *
-                                   in_plane,
-                           x->dims[2], x->dims[3], ow, p->kh, p->kw, p->k, lcv_i8gemm_kq(p->k),
-                           plain, p->xflip, p->xpad};
+            const uint8_t *xg = (const uint8_t *)x->data + (n * x->dims[1] + gi * p->cin_g) *
+                                in_plane;
+            lcv_qphase_src psrc = {ph.in_place ? xg : planes, roff, ravail, p->k, kq, p->xflip};
+            lcv_qim2col gsrc = {&w, xg, x->dims[2], x->dims[3], ow, p->kh, p->kw, p->k, kq,
+                                p->xflip, p->xpad};
+            if (phase && !ph.in_place) {
+                qphase_job pj = {&ph, xg, planes, p->xpad};
+                lcv_threadpool_parallel_for(c->pool, p->cin_g, 16, qphase_task, &pj);
+            }
             lcv_i8gemm_epi epi = p->epi;
             int64_t r0 = gi * cout_g;
             epi.row_add = p->add + r0;
             epi.row_z = p->z ? p->z + r0 : NULL;
             epi.row_mult = p->mult ? p->mult + r0 : NULL;
-            lcv_i8gemm_args a = {p->gk, cout_g, hw, p->k, false,
+            uint8_t *yg = (uint8_t *)y->data + (size_t)((n * p->m + r0) * hw) * esz;
+            int64_t cols = phase ? ph.cols : hw;
+            lcv_i8gemm_args a = {p->gk, cout_g, cols, p->k, false,
                                  (const uint8_t *)p->packed + (size_t)gi * p->group_bytes, NULL,
-                                 qim2col_pack, &src, ws, &epi,
-                                 (uint8_t *)y->data + (size_t)((n * p->m + r0) * hw) * esz, hw};
+                                 phase ? lcv_qphase_pack : lcv_qim2col_pack,
+                                 phase ? (const void *)&psrc : (const void *)&gsrc, ws, &epi,
+                                 direct ? yg : tmp, cols};
             lcv_err err;
             if (lcv_i8gemm_run(&a, c->pool, &err) != LCV_OK)
                 return lcv_op_fail(c, LCV_ERR_INTERNAL, "%s", err.msg);
+            if (direct) continue;
+            qcompact_job cj = {&ph, tmp, yg, esz};
+            lcv_threadpool_parallel_for(c->pool, cout_g, 8, qcompact_task, &cj);
         }
     }
     return LCV_OK;

@@ -213,6 +213,42 @@ static void test_requant(void) {
     CHECK(lcv_i8_requant(INT32_MAX, 1.0f, 0, -128, 127) == 127);
 }
 
+/* The quad interleaves against their definition: single runs of n columns (the vector bodies
+ * and the byte tail) and panel runs (pairs of 32-column panels and an odd one left over),
+ * with and without the flip; bytes between panels must stay untouched. */
+static void test_interleave(void) {
+    enum { MAXN = 7 * 32 + 5 };
+    static uint8_t src[4][MAXN], out[8 * 200 + 64];
+    for (int e = 0; e < 4; e++)
+        for (int l = 0; l < MAXN; l++) src[e][l] = (uint8_t)rnd();
+    const uint8_t *rows[4] = {src[0], src[1], src[2], src[3]};
+    for (int it = 0; it < 40; it++) {
+        uint8_t flip = it % 2 ? 0x80 : 0;
+        int64_t n = rnd_range(1, MAXN);
+        memset(out, 0xA5, sizeof out);
+        lcv_i8gemm_interleave4(rows, n, flip, out);
+        int64_t bad = 0;
+        for (int64_t l = 0; l < n; l++)
+            for (int e = 0; e < 4; e++) bad += out[l * 4 + e] != (uint8_t)(src[e][l] ^ flip);
+        bad += out[n * 4] != 0xA5;
+        CHECK_MSG(bad == 0, "interleave4 n %lld flip %d: %lld bad bytes", (long long)n, flip,
+                  (long long)bad);
+        int nr = it % 4 < 2 ? 32 : 8;
+        int64_t np = rnd_range(1, 7), stride = nr * 4 + rnd_range(0, 3) * 4;
+        memset(out, 0xA5, sizeof out);
+        lcv_i8gemm_interleave4_panels(rows, np * nr, nr, stride, flip, out);
+        bad = 0;
+        for (int64_t p = 0; p < np; p++) {
+            for (int64_t l = 0; l < nr; l++)
+                for (int e = 0; e < 4; e++)
+                    bad += out[p * stride + l * 4 + e] != (uint8_t)(src[e][p * nr + l] ^ flip);
+            for (int64_t b = nr * 4; b < stride; b++) bad += out[p * stride + b] != 0xA5;
+        }
+        CHECK_MSG(bad == 0, "interleave4_panels nr %d panels %lld stride %lld flip %d: %lld bad "
+                  "bytes", nr, (long long)np, (long long)stride, flip, (long long)bad);
+    }
+}
+
 static void test_errors(void) {
     lcv_i8gemm_epi epi;
     memset(&epi, 0, sizeof epi);
@@ -233,6 +269,7 @@ int main(void) {
     lcv_err e;
     CHECK(lcv_threadpool_create(2, &pool, &e) == LCV_OK);
     test_requant();
+    test_interleave();
     test_errors();
     for (int ki = 0; ki < 3; ki++) {
         lcv_i8gemm_kind kind = (lcv_i8gemm_kind)ki;

@@ -10,7 +10,9 @@
 #include "core/cpu.h"
 #include "core/threadpool.h"
 #include "op_test_util.h"
+#include "kernels/i8-gemm/i8gemm.h"
 #include "ops/plan.h"
+#include "ops/quant_im2col.h"
 
 static uint64_t rng_state = 0x2545F4914F6CDD1Dull;
 
@@ -124,6 +126,14 @@ static bool check(optest *t, int n_in, lcv_tensor **ins, const bool *is_const, l
     return planned;
 }
 
+typedef struct conv_case {
+    int64_t batch, c, m, group, h, w, kh, kw, sh, sw, dh, dw, pads[4];
+    int kind; /* 0 1x1, 1 KxK, 2 depthwise, 3 grouped (for the message) */
+} conv_case;
+
+static void run_conv(lcv_isa isa, lcv_threadpool *pool, int iter, bool integer,
+                     const conv_case *cc);
+
 static void test_conv(lcv_isa isa, lcv_threadpool *pool, int iter, bool integer) {
     int kind = iter % 4; /* 1x1, KxK, depthwise, grouped */
     int64_t group = 1, c = rr(1, 24), m = rr(1, 40), kh = rr(1, 4), kw = rr(1, 4);
@@ -156,6 +166,18 @@ static void test_conv(lcv_isa isa, lcv_threadpool *pool, int iter, bool integer)
         h += kh;
         w += kw;
     }
+    conv_case cc = {batch, c, m, group, h, w, kh, kw, sh, sw, dh, dw,
+                    {pads[0], pads[1], pads[2], pads[3]}, kind};
+    run_conv(isa, pool, iter, integer, &cc);
+}
+
+/* Runs one conv geometry with random dtypes, zero points, scales, bias and Relu. */
+static void run_conv(lcv_isa isa, lcv_threadpool *pool, int iter, bool integer,
+                     const conv_case *cc) {
+    int64_t batch = cc->batch, c = cc->c, m = cc->m, group = cc->group, h = cc->h, w = cc->w;
+    int64_t kh = cc->kh, kw = cc->kw, sh = cc->sh, sw = cc->sw, dh = cc->dh;
+    const int64_t *pads = cc->pads;
+    int kind = cc->kind;
     lcv_dtype xt = q8(), wt = q8(), yt = q8();
     bool per = rnd() % 2, wzero = rnd() % 3 != 0, bias = rnd() % 2, relu = !integer && rnd() % 3 == 0;
     int n_in = integer ? 4 : (bias ? 9 : 8);
@@ -163,7 +185,7 @@ static void test_conv(lcv_isa isa, lcv_threadpool *pool, int iter, bool integer)
     optest_init(&t, integer ? "ConvInteger" : "QLinearConv", 10, n_in, 1);
     if (group > 1) optest_attr_int(&t, "group", group);
     optest_attr_ints(&t, "strides", 2, (int64_t[]){sh, sw});
-    optest_attr_ints(&t, "dilations", 2, (int64_t[]){dh, dw});
+    optest_attr_ints(&t, "dilations", 2, (int64_t[]){dh, cc->dw});
     optest_attr_ints(&t, "pads", 4, pads);
     if (relu) t.node->fused.act = LCV_ACT_RELU;
     int64_t xd[4] = {batch, c, h, w}, wd[4] = {m, c / group, kh, kw}, bd[1] = {m};
@@ -205,6 +227,60 @@ static void test_conv(lcv_isa isa, lcv_threadpool *pool, int iter, bool integer)
     }
     for (int i = 0; i < n_in; i++) lcv_tensor_free(ins[i]);
     optest_free(&t);
+}
+
+/* Fixed geometries for each way quant_im2col.c produces B: phase planes in place (with and
+ * without dropped columns), built planes at strides 1-3 (the stride-2 byte picker over more
+ * than one vector, dilated phases that skip planes, asymmetric pads, a stem-like 7x7), groups,
+ * several column chunks, and the row gather for strides above 4 and wasteful small planes.
+ * The route each takes with the VNNI kernel's 32-column panels is checked too. */
+static void test_conv_routes(lcv_isa isa, lcv_threadpool *pool) {
+    /* batch c m group h w kh kw sh sw dh dw pads{t,l,b,r} kind, then: phase, in place,
+     * dropped columns (for nr 32) */
+    static const struct {
+        conv_case cc;
+        bool phase, in_place, dropped;
+    } cases[] = {
+        {{1, 5, 13, 1, 30, 30, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1}, true, false, true},
+        {{2, 3, 20, 1, 45, 41, 3, 3, 2, 2, 1, 1, {1, 1, 1, 1}, 1}, true, false, true},
+        {{1, 7, 9, 1, 40, 40, 1, 1, 2, 2, 1, 1, {0, 0, 0, 0}, 0}, true, false, false},
+        {{1, 4, 14, 1, 20, 20, 3, 3, 1, 1, 1, 1, {0, 0, 0, 0}, 1}, true, true, true},
+        {{1, 4, 14, 1, 5, 5, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 1}, false, false, false},
+        {{1, 3, 17, 1, 31, 31, 3, 3, 3, 3, 1, 1, {1, 1, 1, 1}, 1}, true, false, false},
+        {{1, 3, 5, 1, 33, 33, 3, 3, 2, 2, 2, 2, {2, 2, 2, 2}, 1}, true, false, true},
+        {{1, 2, 6, 1, 10, 10, 5, 5, 5, 5, 1, 1, {0, 0, 0, 0}, 1}, false, false, false},
+        {{1, 3, 16, 1, 64, 64, 7, 7, 2, 2, 1, 1, {3, 3, 3, 3}, 1}, true, false, true},
+        {{1, 9, 12, 1, 48, 50, 1, 1, 1, 1, 1, 1, {0, 0, 0, 0}, 0}, true, true, false},
+        {{1, 3, 11, 1, 16, 24, 3, 3, 1, 1, 1, 1, {0, 1, 2, 0}, 1}, true, false, true},
+        {{2, 6, 8, 2, 30, 30, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 3}, true, false, true},
+    };
+    int mr, nr;
+    lcv_i8gemm_tile_dims(lcv_i8gemm_select(isa), &mr, &nr);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const conv_case *cc = &cases[i].cc;
+        lcv_window w;
+        memset(&w, 0, sizeof w);
+        w.nsp = 2;
+        int64_t in[2] = {cc->h, cc->w}, k[2] = {cc->kh, cc->kw}, s[2] = {cc->sh, cc->sw};
+        int64_t d[2] = {cc->dh, cc->dw};
+        for (int a = 0; a < 2; a++) {
+            w.in[a] = in[a];
+            w.kernel[a] = k[a];
+            w.stride[a] = s[a];
+            w.dilation[a] = d[a];
+            w.pad_begin[a] = cc->pads[a];
+            w.pad_end[a] = cc->pads[a + 2];
+            w.out[a] = (in[a] + cc->pads[a] + cc->pads[a + 2] - d[a] * (k[a] - 1) - 1) / s[a] + 1;
+        }
+        lcv_qphase g;
+        bool phase = lcv_qphase_geom(&w, cc->c / cc->group, nr, &g);
+        if (nr == 32)
+            CHECK_MSG(phase == cases[i].phase && (!phase || (g.in_place == cases[i].in_place &&
+                                                             (g.wq != g.ow) == cases[i].dropped)),
+                      "route case %zu: phase %d in place %d dropped %d", i, phase,
+                      phase && g.in_place, phase && g.wq != g.ow);
+        for (int it = 0; it < 2; it++) run_conv(isa, pool, it + 1, it == 1, cc);
+    }
 }
 
 static void test_matmul(lcv_isa isa, lcv_threadpool *pool, int iter, bool integer) {
@@ -264,6 +340,7 @@ int main(void) {
         printf("isa %s\n", lcv_isa_name(isa));
         for (int th = 0; th < 2; th++) {
             lcv_threadpool *p = th ? pool : NULL;
+            test_conv_routes(isa, p);
             for (int it = 0; it < 48; it++) test_conv(isa, p, it, false);
             for (int it = 0; it < 16; it++) test_conv(isa, p, it, true);
             for (int it = 0; it < 24; it++) test_matmul(isa, p, it, false);

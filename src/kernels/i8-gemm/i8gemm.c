@@ -3,13 +3,18 @@
  * the epilogue) and the split of C over the thread pool in panel shares. */
 #include "i8gemm_internal.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #if defined(__x86_64__)
-#include <emmintrin.h>
+#include <immintrin.h>
 #endif
 
 /* Bytes of one B column block (per thread): its nr-wide panels over the whole depth. */
 #define I8GEMM_BLOCK_BYTES (192 * 1024)
+/* A thread's whole share of B is taken as one block up to this size, so that the packed A is
+ * streamed once: deep products with few columns (3x3 convs at 7x7 and 14x14, k up to 4608)
+ * otherwise read megabytes of A from L3 once per block. Still well inside a 1 MiB L2. */
+#define I8GEMM_SHARE_BYTES (576 * 1024)
 
 typedef struct i8_kernel {
     int mr, nr;
@@ -132,10 +137,81 @@ void lcv_i8gemm_pack(lcv_i8gemm_kind kind, bool is_a, bool is_u8, int64_t lines,
     }
 }
 
+#if defined(__x86_64__)
+/* 32 columns at a time: the byte and 16-bit unpacks work within 128-bit lanes, so each result
+ * holds columns c..c+3 and c+16..c+19; the lane permutes put them back in column order. */
+__attribute__((target("avx2"))) static int64_t interleave4_avx2(const uint8_t *const rows[4],
+                                                                 int64_t n, uint8_t flip,
+                                                                 uint8_t *dst) {
+    const __m256i f = _mm256_set1_epi8((char)flip);
+    int64_t l = 0;
+    for (; l + 32 <= n; l += 32) {
+        __m256i r0 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(rows[0] + l)), f);
+        __m256i r1 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(rows[1] + l)), f);
+        __m256i r2 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(rows[2] + l)), f);
+        __m256i r3 = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(rows[3] + l)), f);
+        __m256i a = _mm256_unpacklo_epi8(r0, r1), b = _mm256_unpackhi_epi8(r0, r1);
+        __m256i c = _mm256_unpacklo_epi8(r2, r3), d = _mm256_unpackhi_epi8(r2, r3);
+        __m256i e0 = _mm256_unpacklo_epi16(a, c), e1 = _mm256_unpackhi_epi16(a, c);
+        __m256i e2 = _mm256_unpacklo_epi16(b, d), e3 = _mm256_unpackhi_epi16(b, d);
+        __m256i *o = (__m256i *)(dst + l * 4);
+        _mm256_storeu_si256(o, _mm256_permute2x128_si256(e0, e1, 0x20));
+        _mm256_storeu_si256(o + 1, _mm256_permute2x128_si256(e2, e3, 0x20));
+        _mm256_storeu_si256(o + 2, _mm256_permute2x128_si256(e0, e1, 0x31));
+        _mm256_storeu_si256(o + 3, _mm256_permute2x128_si256(e2, e3, 0x31));
+    }
+    return l;
+}
+
+/* Two 32-column panels at a time (64 columns, AVX-512BW): as above within each 128-bit lane
+ * (lane L of e_k holds the quads of columns 16L + 4k .. 16L + 4k + 3), then 64-bit lane
+ * shuffles gather each panel half. Returns the columns done (a multiple of 64). */
+__attribute__((target("avx512f,avx512bw"))) static int64_t
+interleave4_panels512(const uint8_t *const rows[4], int64_t n, int64_t stride, uint8_t flip,
+                      uint8_t *dst) {
+    const __m512i f = _mm512_set1_epi8((char)flip);
+    int64_t l = 0;
+    for (; l + 64 <= n; l += 64) {
+        __m512i r0 = _mm512_xor_si512(_mm512_loadu_si512(rows[0] + l), f);
+        __m512i r1 = _mm512_xor_si512(_mm512_loadu_si512(rows[1] + l), f);
+        __m512i r2 = _mm512_xor_si512(_mm512_loadu_si512(rows[2] + l), f);
+        __m512i r3 = _mm512_xor_si512(_mm512_loadu_si512(rows[3] + l), f);
+        __m512i a = _mm512_unpacklo_epi8(r0, r1), b = _mm512_unpackhi_epi8(r0, r1);
+        __m512i c = _mm512_unpacklo_epi8(r2, r3), d = _mm512_unpackhi_epi8(r2, r3);
+        __m512i e0 = _mm512_unpacklo_epi16(a, c), e1 = _mm512_unpackhi_epi16(a, c);
+        __m512i e2 = _mm512_unpacklo_epi16(b, d), e3 = _mm512_unpackhi_epi16(b, d);
+        __m512i x0 = _mm512_shuffle_i64x2(e0, e1, 0x44), x1 = _mm512_shuffle_i64x2(e2, e3, 0x44);
+        __m512i y0 = _mm512_shuffle_i64x2(e0, e1, 0xEE), y1 = _mm512_shuffle_i64x2(e2, e3, 0xEE);
+        uint8_t *p0 = dst + (l / 32) * stride, *p1 = p0 + stride;
+        _mm512_storeu_si512(p0, _mm512_shuffle_i64x2(x0, x1, 0x88));
+        _mm512_storeu_si512(p0 + 64, _mm512_shuffle_i64x2(x0, x1, 0xDD));
+        _mm512_storeu_si512(p1, _mm512_shuffle_i64x2(y0, y1, 0x88));
+        _mm512_storeu_si512(p1 + 64, _mm512_shuffle_i64x2(y0, y1, 0xDD));
+    }
+    return l;
+}
+
+/* The best x86 level the CPU runs: 0 SSE2, 1 AVX2, 2 AVX-512 F/BW (cached: packing asks per
+ * block row). */
+static int cpu_level(void) {
+    static atomic_int known = -1; /* races only store the same value */
+    int v = atomic_load_explicit(&known, memory_order_relaxed);
+    if (v < 0) {
+        lcv_cpu_info ci;
+        lcv_cpu_detect(&ci);
+        lcv_isa best = lcv_cpu_best_isa(&ci);
+        v = best == LCV_ISA_AVX512 ? 2 : best == LCV_ISA_AVX2 ? 1 : 0;
+        atomic_store_explicit(&known, v, memory_order_relaxed);
+    }
+    return v;
+}
+#endif
+
 void lcv_i8gemm_interleave4(const uint8_t *const rows[4], int64_t n, uint8_t flip,
                             uint8_t *dst) {
     int64_t l = 0;
 #if defined(__x86_64__) /* SSE2 is part of x86-64: byte then 16-bit unpacks transpose 4 x 16 */
+    if (n >= 32 && cpu_level() >= 1) l = interleave4_avx2(rows, n, flip, dst);
     const __m128i f = _mm_set1_epi8((char)flip);
     for (; l + 16 <= n; l += 16) {
         __m128i r0 = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(rows[0] + l)), f);
@@ -155,6 +231,18 @@ void lcv_i8gemm_interleave4(const uint8_t *const rows[4], int64_t n, uint8_t fli
         for (int e = 0; e < 4; e++) dst[l * 4 + e] = rows[e][l] ^ flip;
 }
 
+void lcv_i8gemm_interleave4_panels(const uint8_t *const rows[4], int64_t n, int nr,
+                                   int64_t panel_stride, uint8_t flip, uint8_t *dst) {
+    int64_t l = 0;
+#if defined(__x86_64__)
+    if (nr == 32 && cpu_level() >= 2) l = interleave4_panels512(rows, n, panel_stride, flip, dst);
+#endif
+    for (; l < n; l += nr) {
+        const uint8_t *pr[4] = {rows[0] + l, rows[1] + l, rows[2] + l, rows[3] + l};
+        lcv_i8gemm_interleave4(pr, nr, flip, dst + (l / nr) * panel_stride);
+    }
+}
+
 /* Column panels of nr per B block for depth kq (at least one). */
 static int64_t block_panels(int64_t kq, int nr) {
     int64_t p = I8GEMM_BLOCK_BYTES / (kq * nr);
@@ -165,7 +253,8 @@ static size_t round64(size_t v) { return (v + 63) & ~(size_t)63; }
 
 /* Per-thread workspace: the B block, then its column sums. */
 static size_t ws_per_thread(int64_t kq, int nr, size_t *sums_off) {
-    int64_t cols = block_panels(kq, nr) * nr;
+    int64_t share = I8GEMM_SHARE_BYTES / (kq * nr), blk = block_panels(kq, nr);
+    int64_t cols = (share > blk ? share : blk) * nr;
     *sums_off = round64((size_t)(cols * kq));
     return *sums_off + round64(sizeof(int32_t) * (size_t)cols);
 }
@@ -293,6 +382,8 @@ lcv_status lcv_i8gemm_run(const lcv_i8gemm_args *g, lcv_threadpool *pool, lcv_er
             j.tm = (int)(threads / j.tn < j.pm ? threads / j.tn : j.pm);
         }
     }
+    int64_t share = (j.pn + j.tn - 1) / j.tn;
+    if (share * j.kq * j.kr.nr <= I8GEMM_SHARE_BYTES) j.ncp = share;
     lcv_threadpool_parallel_for(pool, (int64_t)j.tm * j.tn, 1, i8_task, &j);
     return LCV_OK;
 }

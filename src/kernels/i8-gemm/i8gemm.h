@@ -64,6 +64,12 @@ typedef void (*lcv_i8gemm_pack_fn)(const void *ctx, int64_t j0, int64_t j1, int 
 void lcv_i8gemm_interleave4(const uint8_t *const rows[4], int64_t n, uint8_t flip,
                             uint8_t *dst);
 
+/* lcv_i8gemm_interleave4 over n columns (a multiple of nr) cut into nr-wide panels, panel p
+ * (columns [p * nr, p * nr + nr)) written at dst + p * panel_stride: one call per quad of a
+ * whole B block, so pack_b callbacks pay the call and the dispatch once per block row. */
+void lcv_i8gemm_interleave4_panels(const uint8_t *const rows[4], int64_t n, int nr,
+                                   int64_t panel_stride, uint8_t flip, uint8_t *dst);
+
 /* Output element type. */
 typedef enum lcv_i8_out { LCV_I8_OUT_U8, LCV_I8_OUT_S8, LCV_I8_OUT_S32 } lcv_i8_out;
 

@@ -12,13 +12,12 @@
 #define T512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
 #define INL static inline __attribute__((always_inline))
 
-/* Columns [16v, 16v + 16) of tile row r (mask: the valid ones): epilogue and store, matching
- * lcv_i8gemm_epi_one lane by lane. */
+/* Columns [16v, 16v + 16) of tile row r (mask: the valid ones; s already holds rc->add):
+ * epilogue and store, matching lcv_i8gemm_epi_one lane by lane. */
 T512 INL void store_row16(const lcv_i8gemm_tile *t, const lcv_i8gemm_rowc *rc, int r, int v,
                           __mmask16 mk, __m512i s) {
     const lcv_i8gemm_epi *e = t->epi;
-    const int64_t j = t->j0 + 16 * v;
-    s = _mm512_add_epi32(s, _mm512_set1_epi32(rc->add));
+    const int64_t j = t->j0 + 16 * v; /* rc->add is already in s: the sums start from it */
     if (e->col_add) s = _mm512_add_epi32(s, _mm512_maskz_loadu_epi32(mk, e->col_add + j));
     if (e->row_z)
         s = _mm512_sub_epi32(s, _mm512_mullo_epi32(_mm512_set1_epi32(rc->z),
@@ -45,9 +44,15 @@ INL int32_t quad(const uint8_t *p) {
 }
 
 T512 INL void tile512(const lcv_i8gemm_tile *t, const int R, const int V) {
+    /* The sums start from the row's constant term (wrapping adds commute), which saves the
+     * epilogue an add per vector: it weighs on shallow products (1x1 convs of 64 channels). */
     __m512i acc[MR][2];
+    lcv_i8gemm_rowc rc[MR];
 #pragma GCC unroll 12
-    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+    for (int r = 0; r < R; r++) {
+        rc[r] = lcv_i8gemm_row_consts(t, r);
+        acc[r][0] = acc[r][1] = _mm512_set1_epi32(rc[r].add);
+    }
     const uint8_t *a = t->a, *b = t->b;
     const int64_t nq = t->kq / 4;
     if (t->a_u8) {
@@ -80,9 +85,8 @@ T512 INL void tile512(const lcv_i8gemm_tile *t, const int R, const int V) {
     }
 #pragma GCC unroll 12
     for (int r = 0; r < R; r++) {
-        lcv_i8gemm_rowc rc = lcv_i8gemm_row_consts(t, r);
-        store_row16(t, &rc, r, 0, mk[0], acc[r][0]);
-        if (V > 1) store_row16(t, &rc, r, 1, mk[1], acc[r][1]);
+        store_row16(t, &rc[r], r, 0, mk[0], acc[r][0]);
+        if (V > 1) store_row16(t, &rc[r], r, 1, mk[1], acc[r][1]);
     }
 }
 
