@@ -44,6 +44,7 @@ void lcv_attr_clear(lcv_attr *a) {
     if (a->strings)
         for (int64_t i = 0; i < a->n; i++) free(a->strings[i]);
     free(a->strings);
+    lcv_graph_free(a->g);
     memset(a, 0, sizeof *a);
 }
 
@@ -74,6 +75,8 @@ void lcv_graph_free(lcv_graph *g) {
     free(g->outputs);
     free(g->index);
     free(g->name);
+    free(g->outer);
+    free(g->outer_in);
     free(g);
 }
 
@@ -379,4 +382,74 @@ lcv_status lcv_graph_toposort(lcv_graph *g, lcv_err *e) {
     }
     free(pending), free(order), free(queue), free(cons_start), free(cons), free(fill);
     return st;
+}
+
+/* ---- subgraphs ---- */
+
+static bool defined_here(const lcv_value *v) {
+    return v->producer >= 0 || v->init || v->is_initializer || v->is_input;
+}
+
+lcv_status lcv_graph_collect_outer(lcv_graph *sg, lcv_err *e) {
+    free(sg->outer);
+    free(sg->outer_in);
+    sg->outer = sg->outer_in = NULL;
+    sg->n_outer = 0;
+    bool *seen = calloc((size_t)sg->n_values + 1, sizeof *seen);
+    int *ids = malloc(sizeof(int) * ((size_t)sg->n_values + 1));
+    int *slots = malloc(sizeof(int) * ((size_t)sg->n_values + 1));
+    if (!seen || !ids || !slots) {
+        free(seen), free(ids), free(slots);
+        return lcv_fail(e, LCV_ERR_NOMEM, "out of memory scanning a subgraph");
+    }
+    int n = 0;
+    for (int i = 0; i <= sg->n_nodes; i++) {
+        const int *list = i < sg->n_nodes ? sg->nodes[i].in : sg->outputs;
+        int cnt = i < sg->n_nodes ? sg->nodes[i].n_in : sg->n_outputs;
+        for (int k = 0; k < cnt; k++) {
+            int id = list[k];
+            if (id < 0 || seen[id] || defined_here(&sg->values[id])) continue;
+            seen[id] = true;
+            ids[n] = id;
+            slots[n++] = -1;
+        }
+    }
+    free(seen);
+    if (n == 0) {
+        free(ids), free(slots);
+        return LCV_OK;
+    }
+    sg->outer = ids;
+    sg->outer_in = slots;
+    sg->n_outer = n;
+    return LCV_OK;
+}
+
+lcv_status lcv_node_link_subgraphs(lcv_graph *g, int node, lcv_err *e) {
+    for (int a = 0; a < g->nodes[node].n_attrs; a++) {
+        lcv_graph *sg = g->nodes[node].attrs[a].type == LCV_ATTR_GRAPH ? g->nodes[node].attrs[a].g
+                                                                        : NULL;
+        for (int k = 0; sg && k < sg->n_outer; k++) {
+            const char *name = sg->values[sg->outer[k]].name;
+            int id;
+            lcv_status st = lcv_graph_intern(g, name, &id, e);
+            if (st != LCV_OK) return st;
+            lcv_node *n = &g->nodes[node];
+            int at = -1;
+            for (int j = n->n_in - n->n_implicit; j < n->n_in && at < 0; j++)
+                if (n->in[j] == id) at = j;
+            if (at < 0) {
+                int *in = realloc(n->in, sizeof(int) * ((size_t)n->n_in + 1));
+                if (!in)
+                    return lcv_fail(e, LCV_ERR_NOMEM, "out of memory linking node '%s'",
+                                    n->name);
+                n->in = in;
+                at = n->n_in++;
+                in[at] = id;
+                n->n_implicit++;
+            }
+            sg->outer_in[k] = at;
+        }
+    }
+    return LCV_OK;
 }

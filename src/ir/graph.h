@@ -38,7 +38,12 @@ typedef struct lcv_attr {
     float *floats;      /* FLOATS: owned */
     int64_t *ints;      /* INTS: owned */
     char **strings;     /* STRINGS: owned array of owned strings */
+    struct lcv_graph *g; /* GRAPH: owned subgraph (If branches, Loop body); see lcv_graph.outer */
 } lcv_attr;
+
+/* Subgraphs nest at most this deep (a Loop body holding an If is depth 2); the importer and
+ * the runtime refuse deeper nesting, so hostile files cannot exhaust the stack. */
+#define LCV_MAX_SUBGRAPH_DEPTH 16
 
 /* A value: a named edge of the graph. Shape facts: ndim == -1 means rank unknown; a dim of -1
  * is dynamic (dim_params[i] may name its symbol). */
@@ -69,6 +74,10 @@ typedef struct lcv_node {
     int n_attrs;
     lcv_attr *attrs; /* owned */
     lcv_fused fused; /* set by optimizer passes; act NONE and residual -1 otherwise */
+    /* The last n_implicit inputs are not ONNX inputs: they are the enclosing-graph values the
+     * node's subgraphs read by name (lcv_graph.outer), so ordering, liveness and "is it
+     * produced" checks see those reads. 0 for nodes without graph attributes. */
+    int n_implicit;
 } lcv_node;
 
 typedef struct lcv_opset_import {
@@ -92,6 +101,13 @@ typedef struct lcv_graph {
     /* True when every graph input has a fully static declared shape, so the value shapes the
      * runtime infers at load are exact (set by the runtime before the optimizer runs). */
     bool static_shapes;
+    /* For a subgraph (an attribute's graph): the values it reads from enclosing scopes (used
+     * by a node or listed as an output, but not produced, an initializer or an input here),
+     * in first-use order, and for each the index of the owning node's input (among its
+     * n_implicit trailing inputs) that carries the enclosing value. Owned; NULL when none. */
+    int *outer;
+    int *outer_in;
+    int n_outer;
     /* name -> value id hash index (open addressing, private to graph.c) */
     int *index;
     int index_cap;
@@ -134,6 +150,15 @@ lcv_status lcv_graph_toposort(lcv_graph *g, lcv_err *e);
  * order of the rest and fixing value->producer. remove: borrowed, n_nodes entries. */
 void lcv_graph_remove_nodes(lcv_graph *g, const bool *remove);
 
+/* Frees everything a holds (a subgraph included) and zeroes it. */
 void lcv_attr_clear(lcv_attr *a);
+
+/* Fills sg->outer (see lcv_graph) from sg's nodes and outputs; call once sg is complete. */
+lcv_status lcv_graph_collect_outer(lcv_graph *sg, lcv_err *e);
+
+/* Gives node `node` of g its implicit inputs: for every GRAPH attribute, each outer value of
+ * the subgraph (collected first) is interned in g by name and appended to the node's inputs
+ * (once per name), and the subgraph's outer_in records where. Call once per node. */
+lcv_status lcv_node_link_subgraphs(lcv_graph *g, int node, lcv_err *e);
 
 #endif /* LCV_GRAPH_H */

@@ -13,8 +13,9 @@ lcv_status lcv_op_apply_fused(lcv_opctx *c) {
     lcv_tensor *y = c->out[0];
     int64_t n = lcv_tensor_count(y);
     /* fuse_qdq's Relu on a requantized integer output: the real value is positive exactly
-     * when the integer is above the zero point (input 7 of both ops) */
-    if ((c->node->op == LCV_OP_QLinearConv || c->node->op == LCV_OP_QLinearMatMul) &&
+     * when the integer is above the zero point (input 7 of each op) */
+    if ((c->node->op == LCV_OP_QLinearConv || c->node->op == LCV_OP_QLinearMatMul ||
+         c->node->op == LCV_OP_QLinearAdd) &&
         f->act == LCV_ACT_RELU && f->residual < 0 && c->n_in > 7 && c->in[7] &&
         c->in[7]->dtype == y->dtype && (y->dtype == LCV_DTYPE_UINT8 || y->dtype == LCV_DTYPE_INT8)) {
         int64_t z = lcv_load_i64(y->dtype, c->in[7]->data, 0);

@@ -1,9 +1,10 @@
 /* fuse_qdq.c - runs a QDQ-format quantized model (QuantizeLinear/DequantizeLinear around float
  * ops, as ONNX Runtime's quantize_static writes it) on integer ops: DQ -> Conv (+Relu) -> Q
  * becomes QLinearConv, DQ -> MatMul (+Relu) -> Q becomes QLinearMatMul (a Clip such as ReLU6
- * too, where the output range makes it a Relu or nothing), Q(DQ(x)) with the same
- * parameters becomes x, and DQ -> MaxPool -> Q becomes MaxPool on the integer tensor. Anything
- * that does not match exactly stays as it is: the reference Q/DQ ops are correct anyway. */
+ * too, where the output range makes it a Relu or nothing), DQ(a), DQ(b) -> Add (+Relu) -> Q
+ * becomes QLinearAdd, Q(DQ(x)) with the same parameters becomes x, and DQ -> MaxPool -> Q
+ * becomes MaxPool on the integer tensor. Anything that does not match exactly stays as it is:
+ * the reference Q/DQ ops are correct anyway. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,24 +224,47 @@ static int32_t quant_of(float t, const qparm *y, int32_t qmin, int32_t qmax) {
     return r <= qmin ? qmin : r >= qmax ? qmax : (int32_t)r;
 }
 
+/* The clamp of chain c (bounds lo..hi) as the Q's integer range sees it: false when it
+ * clips inside the range other than as a Relu; else c->relu_needed says whether a Relu must
+ * remain (Q(clamp(v)) == clamp(Q(v)), Q being monotone). */
+static bool clamp_as_relu(chain *c, float lo, float hi) {
+    int32_t qmin = c->y.dt == LCV_DTYPE_UINT8 ? 0 : -128, qmax = qmin + 255;
+    if (!(lo <= hi) || quant_of(hi, &c->y, qmin, qmax) != qmax) return false;
+    if (quant_of(lo, &c->y, qmin, qmax) == qmin) c->relu_needed = false;
+    else if (lo == 0.0f) c->relu_needed = true;
+    else return false;
+    return true;
+}
+
+/* From QuantizeLinear node qi (per tensor): the node producing its input alone, through at
+ * most one Relu/Clip node (c->act, its bounds in *lo, *hi) that is read only by the Q; -1
+ * when there is none. */
+static int chain_start(const lcv_graph *g, const lcv_pass_uses *u, int qi, chain *c, float *lo,
+                       float *hi) {
+    const lcv_node *q = &g->nodes[qi];
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    if (!per_tensor(g, q, &c->y) || q->in[0] < 0 || lcv_pass_sole_consumer(g, u, q->in[0]) != qi)
+        return -1;
+    c->q = qi;
+    c->act = -1;
+    int p = g->values[q->in[0]].producer;
+    if (p >= 0 && clamp_of_node(g, &g->nodes[p], lo, hi)) {
+        c->act = p;
+        int v = g->nodes[p].in[0];
+        if (v < 0 || lcv_pass_sole_consumer(g, u, v) != p || g->nodes[p].n_out != 1) return -1;
+        p = g->values[v].producer;
+    }
+    return p;
+}
+
 /* From QuantizeLinear node qi: the Conv/MatMul producing its input alone, through at most one
  * Relu/Clip node and what is fused into the Conv/MatMul already. Quantization is monotone,
  * so Q(clamp(v, lo, hi)) == clamp(Q(v), Q(lo), Q(hi)): the clamp vanishes where Q(lo) and
  * Q(hi) are the type's ends, and a lower bound of 0 is a Relu at the zero point. */
 static bool find_chain(const lcv_graph *g, const lcv_pass_uses *u, int qi, chain *c) {
-    const lcv_node *q = &g->nodes[qi];
-    if (!per_tensor(g, q, &c->y) || q->in[0] < 0 || lcv_pass_sole_consumer(g, u, q->in[0]) != qi)
-        return false;
-    c->q = qi;
-    c->act = -1;
-    float lo = -INFINITY, hi = INFINITY, l2, h2;
-    int p = g->values[q->in[0]].producer;
-    if (p >= 0 && clamp_of_node(g, &g->nodes[p], &lo, &hi)) {
-        c->act = p;
-        int v = g->nodes[p].in[0];
-        if (v < 0 || lcv_pass_sole_consumer(g, u, v) != p || g->nodes[p].n_out != 1) return false;
-        p = g->values[v].producer;
-    }
+    float lo, hi, l2, h2;
+    int p = chain_start(g, u, qi, c, &lo, &hi);
     if (p < 0) return false;
     const lcv_node *n = &g->nodes[p];
     if ((n->op != LCV_OP_Conv && n->op != LCV_OP_MatMul) || n->n_out != 1 ||
@@ -249,14 +273,8 @@ static bool find_chain(const lcv_graph *g, const lcv_pass_uses *u, int qi, chain
         return false;
     lo = lo > l2 ? lo : l2;
     hi = hi < h2 ? hi : h2;
-    if (!(lo <= hi)) return false;
     c->op = p;
-    int32_t qmin = c->y.dt == LCV_DTYPE_UINT8 ? 0 : -128, qmax = qmin + 255;
-    if (quant_of(hi, &c->y, qmin, qmax) != qmax) return false;
-    if (quant_of(lo, &c->y, qmin, qmax) == qmin) c->relu_needed = false;
-    else if (lo == 0.0f) c->relu_needed = true;
-    else return false;
-    return true;
+    return clamp_as_relu(c, lo, hi);
 }
 
 /* Moves the Q's output onto the rewritten node and marks the swallowed nodes. */
@@ -378,6 +396,65 @@ static void fuse_passthrough(lcv_graph *g, lcv_pass_edit *ed, int qi, bool *done
     *done = true;
 }
 
+/* DQ(a), DQ(b) -> Add -> [Relu/Clip] -> Q  =>  QLinearAdd (com.microsoft's inputs, the Relu in
+ * node->fused), when every intermediate has this one reader, the parameters are constant
+ * scalars of one 8-bit type and a and b have one shape: broadcasts stay float. QLinearAdd
+ * computes the chain's float32 steps exactly (src/ops/qadd.c), so nothing changes but time.
+ * Its Relu acts on the integers, after quantizing; the same as before for every value but
+ * NaN (the chain's Relu keeps it, Q stores 0), and good_scale's bounds leave the sum finite
+ * and the quotient finite or +-Inf, never NaN. */
+static lcv_status fuse_add(lcv_graph *g, lcv_pass_edit *ed, int qi, bool *done, lcv_err *e) {
+    chain c;
+    float lo, hi, l2, h2;
+    int p = chain_start(g, &ed->uses, qi, &c, &lo, &hi);
+    if (p < 0 || ed->remove[p]) return LCV_OK;
+    const lcv_node *n = &g->nodes[p];
+    if (n->op != LCV_OP_Add || n->n_in != 2 || n->n_out != 1 || n->fused.residual >= 0 ||
+        g->values[n->out[0]].dtype != LCV_DTYPE_FLOAT32 || !clamp_of_fused(&n->fused, &l2, &h2))
+        return LCV_OK;
+    lo = lo > l2 ? lo : l2;
+    hi = hi < h2 ? hi : h2;
+    if (!clamp_as_relu(&c, lo, hi)) return LCV_OK;
+    qparm x[2];
+    int ins[8];
+    for (int k = 0; k < 2; k++) {
+        int v = n->in[k], d = v >= 0 ? dq_act(g, v, &x[k]) : -1;
+        if (d < 0 || ed->remove[d] || x[k].dt != c.y.dt ||
+            lcv_pass_sole_consumer(g, &ed->uses, v) != p)
+            return LCV_OK;
+        ins[3 * k] = g->nodes[d].in[0];
+        ins[3 * k + 1] = x[k].s_id;
+        ins[3 * k + 2] = x[k].z_id;
+    }
+    const lcv_value *va = &g->values[n->in[0]], *vb = &g->values[n->in[1]];
+    if (va->ndim < 0 || !lcv_shape_equal(va->ndim, va->dims, vb->ndim, vb->dims)) return LCV_OK;
+    ins[6] = c.y.s_id;
+    ins[7] = c.y.z_id;
+    c.op = p;
+    /* the graph imports the domain of each of its nodes (an ONNX writer needs it) */
+    lcv_status st = LCV_OK;
+    if (lcv_graph_opset(g, "com.microsoft") < 0) st = lcv_graph_add_opset(g, "com.microsoft", 1, e);
+    if (st != LCV_OK) return st;
+    char *dom = malloc(sizeof "com.microsoft");
+    if (!dom) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory fusing node '%s'", n->name);
+    memcpy(dom, "com.microsoft", sizeof "com.microsoft");
+    st = become(&g->nodes[p], "QLinearAdd", LCV_OP_QLinearAdd, 1, ins, 8, e);
+    if (st != LCV_OK) {
+        free(dom);
+        return st;
+    }
+    /* the contrib domain's own opset (1), not the default domain's the Add had */
+    lcv_node *m = &g->nodes[p];
+    free(m->domain);
+    m->domain = dom;
+    m->opset = 1;
+    ed->uses.count[ins[0]]++;
+    ed->uses.count[ins[3]]++;
+    finish_chain(g, ed, &c);
+    *done = true;
+    return LCV_OK;
+}
+
 lcv_status lcv_pass_fuse_qdq(lcv_graph *g, bool *changed, lcv_err *e) {
     lcv_pass_edit ed;
     lcv_status st = lcv_pass_edit_begin(g, &ed, e);
@@ -390,6 +467,7 @@ lcv_status lcv_pass_fuse_qdq(lcv_graph *g, bool *changed, lcv_err *e) {
             if (g->nodes[c.op].op == LCV_OP_Conv) st = fuse_conv(g, &ed, &c, &done, e);
             else st = fuse_matmul(g, &ed, &c, &done, e);
         }
+        if (st == LCV_OK && !done) st = fuse_add(g, &ed, i, &done, e);
         if (st == LCV_OK && !done) fuse_passthrough(g, &ed, i, &done);
     }
     lcv_pass_edit_end(g, &ed, changed);

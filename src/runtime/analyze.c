@@ -406,6 +406,7 @@ lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e) {
     drop_unread_constants(m, readers);
     st = m->reference ? LCV_OK : make_plans(m, readers, e);
     free(readers);
+    if (st == LCV_OK) st = lcv_subgraphs_prepare(m, e);
     if (st != LCV_OK) return st;
     return lcv_model_plan_memory(m, &m->stats.peak_activation_bytes,
                                  &m->stats.activation_bytes, e);

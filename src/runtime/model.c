@@ -29,7 +29,7 @@ void lcv_model_free(lcv_model *m) {
     if (m->plans && m->g)
         for (int i = 0; i < m->g->n_nodes; i++) lcv_plan_clear(&m->plans[i]);
     free(m->plans);
-    lcv_graph_free(m->g); /* after the plans: clearing them reads the node count */
+    if (!m->borrowed_g) lcv_graph_free(m->g); /* after the plans: they read the node count */
     free(m->declared);
     free(m);
 }
@@ -75,6 +75,30 @@ lcv_status lcv_model_from_graph(lcv_graph *g, const lcv_model_params *params, lc
     m->g = g;
     if (!g) return lcv_fail(&m->err, LCV_ERR_INVALID_ARG, "graph is NULL");
     return finish_load(m);
+}
+
+lcv_status lcv_model_from_subgraph(lcv_graph *g, const lcv_model *parent, lcv_model **out,
+                                   lcv_err *e) {
+    *out = NULL;
+    if (parent->depth + 1 > LCV_MAX_SUBGRAPH_DEPTH)
+        return lcv_fail(e, LCV_ERR_UNSUPPORTED, "subgraphs nest deeper than %d levels",
+                        LCV_MAX_SUBGRAPH_DEPTH);
+    lcv_model *m = model_alloc();
+    if (!m) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory for a subgraph");
+    m->g = g;
+    m->borrowed_g = true;
+    m->depth = parent->depth + 1;
+    m->optimize = parent->optimize;
+    m->reference = parent->reference;
+    m->isa = parent->isa;
+    lcv_status st = finish_load(m);
+    if (st != LCV_OK) {
+        lcv_fail(e, st, "%s", m->err.msg);
+        lcv_model_free(m);
+        return st;
+    }
+    *out = m;
+    return LCV_OK;
 }
 
 /* Imports .lcvm or ONNX, told apart by the first bytes. A graph the optimizer already ran on

@@ -24,6 +24,8 @@ struct lcv_model {
     bool reference;     /* no plans: every node runs its reference kernel */
     lcv_plan *plans;    /* per node: fast exec and its prepared data (exec NULL: reference) */
     lcv_value *declared;/* per graph output: its declared type (shallow copies; names borrowed) */
+    bool borrowed_g;    /* g belongs to a node attribute of the enclosing model (a subgraph) */
+    int depth;          /* subgraph nesting: 0 for a loaded model */
 };
 
 /* Outputs of at most this many elements computed only from constants and shapes (Shape ->
@@ -52,5 +54,17 @@ lcv_status lcv_model_plan_memory(const lcv_model *m, int64_t *arena_bytes, int64
  * by the session). Zeros / NULL before the first run. */
 void lcv_session_memory(const lcv_session *s, size_t *arena_bytes, size_t *total_bytes,
                         const int **alias_of);
+
+/* Makes every If/Loop node of an analysed model executable (src/runtime/subgraph.c): each
+ * subgraph becomes a model of its own, analysed like the enclosing one (same optimize,
+ * reference and ISA choices), fed its declared inputs and the enclosing values it reads
+ * (constants among those are copied in), and is handed to the node as its plan data
+ * (src/ops/control.h). */
+lcv_status lcv_subgraphs_prepare(lcv_model *m, lcv_err *e);
+
+/* A model over subgraph g of parent's graph (g stays owned by the attribute; the model may
+ * rewrite it while analysing). *out: free with lcv_model_free; NULL on failure, e set. */
+lcv_status lcv_model_from_subgraph(lcv_graph *g, const lcv_model *parent, lcv_model **out,
+                                   lcv_err *e);
 
 #endif

@@ -1,6 +1,6 @@
 /* test_qdq_models.c - the QDQ models make_qdq_models.py writes (ONNX Runtime's quantize_static
  * layout: ResNet-style blocks with residual Adds and a MaxPool, depthwise convolutions,
- * MatMuls), run unoptimized, optimized (fuse_qdq: integer Conv/MatMul) with reference and fast
+ * MatMuls), run unoptimized, optimized (fuse_qdq: integer Conv/MatMul/Add) with reference and fast
  * kernels, and in ONNX Runtime (ort_qdq.js): every result within one quantization step of
  * the unoptimized one, every Conv/MatMul fused, and the off-by-one fractions reported. */
 #include <stdlib.h>
@@ -83,7 +83,7 @@ static int count_op(const lcv_model *m, const char *op) {
 
 static int64_t fused_off, fused_total, ort_off;
 
-static void check_model(const char *stem, int want_qconv, int want_qmatmul) {
+static void check_model(const char *stem, int want_qconv, int want_qmatmul, int want_qadd) {
     char path[512], xpath[512], opath[512], err[256];
     snprintf(path, sizeof path, "%s/%s.onnx", LCV_QDQ_DIR, stem);
     snprintf(xpath, sizeof xpath, "%s/%s.x.npy", LCV_QDQ_DIR, stem);
@@ -99,6 +99,10 @@ static void check_model(const char *stem, int want_qconv, int want_qmatmul) {
                   stem, count_op(b, "QLinearMatMul"), want_qmatmul);
         CHECK_MSG(count_op(b, "Conv") == 0 && count_op(b, "MatMul") == 0,
                   "%s: a float Conv/MatMul was left", stem);
+        /* the residual junctions (DQ, DQ -> Add -> Relu -> Q) run on integers too */
+        CHECK_MSG(count_op(b, "QLinearAdd") == want_qadd && count_op(b, "Add") == 0,
+                  "%s: %d QLinearAdd (want %d), %d Add left", stem, count_op(b, "QLinearAdd"),
+                  want_qadd, count_op(b, "Add"));
         int64_t na = 0, nb = 0, nc = 0, nc2 = 0;
         double *ya = run(a, x, 1, &na), *yb = run(b, x, 1, &nb), *yc = run(c, x, 1, &nc);
         double *yc2 = run(c, x, 2, &nc2);
@@ -130,10 +134,10 @@ static void check_model(const char *stem, int want_qconv, int want_qmatmul) {
 }
 
 int main(void) {
-    check_model("qdq_resnet_u8", 6, 0);
-    check_model("qdq_resnet_i8", 6, 0);
-    check_model("qdq_depthwise", 3, 0);
-    check_model("qdq_matmul", 0, 2);
+    check_model("qdq_resnet_u8", 6, 0, 2);
+    check_model("qdq_resnet_i8", 6, 0, 2);
+    check_model("qdq_depthwise", 3, 0, 0);
+    check_model("qdq_matmul", 0, 2, 0);
     printf("fused vs unfused: %lld of %lld off by one (%.2f%%)\n", (long long)fused_off,
            (long long)fused_total, fused_total ? 100.0 * (double)fused_off / (double)fused_total : 0.0);
     /* one step only where a float sum lands near a rounding tie: a few percent at most */

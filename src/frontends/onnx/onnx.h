@@ -29,8 +29,9 @@ lcv_status lcv_onnx_parse_tensor(const void *data, size_t size, lcv_tensor **out
  * a fused epilogue (node->fused) are written as the op followed by its Add and activation
  * nodes. opset: the default-domain opset version to declare, or 0 to keep the graph's. The
  * IR version is the graph's (raised to what opset needs) or, when the graph has none, the one
- * that came with opset. Graph, sparse-tensor and type attributes (whose values the importer
- * drops) are refused with LCV_ERR_UNSUPPORTED, as are models past protobuf's 2 GiB.
+ * that came with opset. Graph attributes (If/Loop subgraphs, which the importer keeps as
+ * lcv_attr.g), sparse-tensor and type attributes are refused with LCV_ERR_UNSUPPORTED, as are
+ * models past protobuf's 2 GiB.
  * g: borrowed. *data: caller frees with free(); *size: its byte length. Thread-safe. */
 lcv_status lcv_onnx_write_graph(const lcv_graph *g, int opset, void **data, size_t *size,
                                 lcv_err *e);

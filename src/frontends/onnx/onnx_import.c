@@ -62,7 +62,7 @@ typedef struct attr_scan {
     char *name;
     int64_t type;
     bool present[24]; /* by field number */
-    lcv_pb_field f, i, s, t;
+    lcv_pb_field f, i, s, t, g;
 } attr_scan;
 
 static lcv_status scan_attr(lcv_onnx_ctx *c, const lcv_pb *msg, attr_scan *a) {
@@ -100,6 +100,10 @@ static lcv_status scan_attr(lcv_onnx_ctx *c, const lcv_pb *msg, attr_scan *a) {
             if ((st = lcv_pb_expect(&f, LCV_PB_LEN, "t", c->e)) != LCV_OK) return st;
             a->t = f;
             break;
+        case A_G:
+            if ((st = lcv_pb_expect(&f, LCV_PB_LEN, "g", c->e)) != LCV_OK) return st;
+            a->g = f;
+            break;
         default: break;
         }
     }
@@ -119,6 +123,36 @@ static int64_t deduce_attr_type(const attr_scan *a) {
     for (size_t k = 0; k < sizeof order / sizeof order[0]; k++)
         if (a->present[order[k].field]) return order[k].type;
     return 0;
+}
+
+static lcv_status read_graph(lcv_onnx_ctx *c, lcv_graph *g, const lcv_pb *msg);
+
+/* A GRAPH attribute: the subgraph shares the model's opset imports and records the values it
+ * reads from enclosing graphs (lcv_graph_collect_outer). */
+static lcv_status read_subgraph(lcv_onnx_ctx *c, const lcv_pb *msg, const attr_scan *s,
+                                lcv_attr *a) {
+    lcv_err *e = c->e;
+    if (!s->present[A_G]) return lcv_fail(e, LCV_ERR_PARSE, "GRAPH attribute has no graph");
+    if (c->depth >= LCV_MAX_SUBGRAPH_DEPTH)
+        return lcv_fail(e, LCV_ERR_UNSUPPORTED, "subgraphs nest deeper than %d levels",
+                        LCV_MAX_SUBGRAPH_DEPTH);
+    lcv_pb sub;
+    lcv_status st = lcv_pb_sub(msg, &s->g, &sub, e);
+    if (st != LCV_OK) return st;
+    lcv_graph *parent = c->graph;
+    a->g = lcv_graph_new();
+    if (!a->g) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory for a subgraph");
+    a->g->ir_version = parent->ir_version;
+    for (int k = 0; k < parent->n_opsets && st == LCV_OK; k++)
+        st = lcv_graph_add_opset(a->g, parent->opsets[k].domain, parent->opsets[k].version, e);
+    if (st != LCV_OK) return st;
+    lcv_onnx_path_push(c, ".g");
+    c->graph = a->g;
+    c->depth++;
+    st = read_graph(c, a->g, &sub);
+    c->depth--;
+    c->graph = parent;
+    return st == LCV_OK ? lcv_graph_collect_outer(a->g, e) : st;
 }
 
 static lcv_status fill_attr(lcv_onnx_ctx *c, const lcv_pb *msg, const attr_scan *s,
@@ -145,6 +179,7 @@ static lcv_status fill_attr(lcv_onnx_ctx *c, const lcv_pb *msg, const attr_scan 
         lcv_onnx_path_push(c, ".t");
         return lcv_onnx_read_tensor(c, &sub, &a->t, NULL);
     }
+    case LCV_ATTR_GRAPH: return read_subgraph(c, msg, s, a);
     case LCV_ATTR_FLOATS:
     case LCV_ATTR_INTS: {
         bool fl = a->type == LCV_ATTR_FLOATS;
@@ -202,7 +237,7 @@ static lcv_status fill_attr(lcv_onnx_ctx *c, const lcv_pb *msg, const attr_scan 
         }
         break;
     }
-    default: break; /* graphs, sparse tensors, type protos, tensor lists: type only */
+    default: break; /* graph lists, sparse tensors, type protos, tensor lists: type only */
     }
     return st;
 }
@@ -337,6 +372,7 @@ static lcv_status read_node(lcv_onnx_ctx *c, lcv_graph *g, const lcv_pb *msg, in
             if (st == LCV_OK) st = read_attr(c, node, &sub);
             if (st == LCV_OK) lcv_onnx_path_pop(c, mark);
         }
+        if (st == LCV_OK) st = lcv_node_link_subgraphs(g, (int)(node - g->nodes), c->e);
     }
     node_scan_clear(&s);
     return st;
@@ -462,6 +498,7 @@ lcv_status lcv_onnx_import(const void *data, size_t size, const char *external_d
     c.external_dir = external_dir;
     c.max_bytes = max_bytes;
     c.e = e;
+    c.graph = g;
     lcv_pb r;
     lcv_pb_init(&r, data, size);
     lcv_status st = read_model(&c, g, &r);

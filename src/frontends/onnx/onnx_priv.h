@@ -11,6 +11,8 @@ typedef struct lcv_onnx_ctx {
     const char *external_dir; /* borrowed; NULL refuses external data */
     uint64_t max_bytes;       /* cap on one external-data read */
     lcv_err *e;               /* borrowed, may be NULL */
+    lcv_graph *graph;         /* borrowed: the graph being read (a subgraph while inside one) */
+    int depth;                /* subgraph nesting of `graph`, 0 for the model's graph */
     /* Location of the message being read. Segments are appended on the way down and removed
      * only on success, so after a failure it still names the failing spot. */
     char path[320];
