@@ -55,6 +55,22 @@ typedef struct lcv_quantize_params {
     int n_patterns;
     int report;              /* non-zero: fill the per-layer sensitivity report */
     int threads;             /* session threads for calibration runs (0 = 1) */
+    /* Non-zero: after the weights are quantized, each quantized Conv and Gemm (alpha = beta
+     * = 1, no transA, a 1-D bias or none) gets b' = b - (Wq - W) E[x] per output channel, Wq
+     * the dequantized weight as the file holds it, E[x] the per-channel mean of the layer's
+     * input over the calibration data (Nagel et al. 2019, "Data-Free Quantization Through
+     * Weight Equalization and Bias Correction", Sec. 4.2, with measured means); a layer
+     * without a bias gets one. Default 0. */
+    int bias_correction;
+    /* Non-zero: cross-layer equalization of the float graph before calibration (same paper,
+     * Sec. 4.1): for Conv -> [Relu | nothing] -> Conv (or Gemm -> Gemm) where the first
+     * layer's output feeds only that path, channel i of the first layer is scaled by 1/s_i
+     * and the second's input channel i by s_i, s_i = sqrt(r1_i / r2_i) with r the channel's
+     * largest |weight|, repeated until the scales settle; the float function is unchanged.
+     * Links through Clip(0, 6) (ReLU6) are skipped, unless equalize_relu6 is non-zero
+     * (it implies equalize): those Clips become Relu, which changes the float model. */
+    int equalize;
+    int equalize_relu6;
 } lcv_quantize_params;
 
 LCV_API lcv_quantize_params lcv_quantize_default_params(void);
@@ -71,6 +87,7 @@ typedef struct lcv_quant_layer {
      * model vs fp32 on the calibration data, and of the model's first output when this layer
      * alone is quantized, with the top-1 agreement (percent) of that output vs fp32. */
     double sqnr_db, alone_sqnr_db, alone_top1;
+    int bias_corrected;  /* its bias was corrected (params.bias_correction) */
 } lcv_quant_layer;
 
 typedef struct lcv_quant_report {
@@ -79,6 +96,10 @@ typedef struct lcv_quant_report {
     int64_t samples;         /* calibration samples per pass */
     double model_sqnr_db;    /* written model's first output vs fp32 (NaN without report) */
     double model_top1;       /* its top-1 agreement, percent (NaN without report) */
+    int n_bias_corrected;    /* layers whose bias was corrected */
+    /* Equalization: layer pairs equalized, rounds over them until the scales settled,
+     * Clip(0, 6) links turned into Relu (equalize_relu6) or left alone (without it). */
+    int n_equalized, equalize_rounds, n_relu6_replaced, n_relu6_skipped;
 } lcv_quant_report;
 
 LCV_API void lcv_quant_report_free(lcv_quant_report *r);

@@ -78,6 +78,10 @@ typedef struct lcv_qsite {
                    * integers (its output then has a QuantizeLinear) */
     int w_axis;   /* channel axis of the weight */
     bool bias;    /* input 2 is a 1-D float bias of one entry per channel (quantized to int32) */
+    /* Per-channel mean of x along axis 1 over the calibration data, for bias correction
+     * (borrowed; NULL when not measured), n_mean entries. */
+    const double *mean;
+    int64_t n_mean;
 } lcv_qsite;
 
 /* Imports a float model, refuses quantized ones, folds constants and BatchNorm into Conv
@@ -95,11 +99,56 @@ lcv_status lcv_qdq_write_with_outputs(lcv_graph *g, const int *extra, int n_extr
  * scales from 13). */
 lcv_status lcv_qdq_check_opset(const lcv_graph *g, const lcv_quantize_params *p, lcv_err *e);
 /* Rewrites g (prepared, with the sites found in it) to QDQ form for the sites with
- * on[k] set, with activation ranges lo[k], hi[k]. */
+ * on[k] set, with activation ranges lo[k], hi[k]; with p->bias_correction, the sites that
+ * lcv_qdq_correctable accepts get corrected biases (biascorr.c). */
 lcv_status lcv_qdq_rewrite(lcv_graph *g, const lcv_qsite *sites, int n, const bool *on,
                            const float *lo, const float *hi, const lcv_quantize_params *p,
                            lcv_err *e);
 /* Float32 initializers of g as dtype + Cast (see lcv_convert_half). */
 lcv_status lcv_qdq_half(lcv_graph *g, lcv_dtype dtype, lcv_err *e);
+
+/* ---- biascorr.c: bias correction ---- */
+
+/* Sums along axis 1 of float32 tensors of rank >= 2 (Conv's channels, a Gemm input's K):
+ * sum[c] over every other index, count the number of terms per channel. */
+typedef struct lcv_chan_mean {
+    double *sum; /* owned, n entries (NULL before the first tensor) */
+    int64_t n;
+    double count;
+} lcv_chan_mean;
+
+/* Adds t (tensors of another dtype or rank < 2 are ignored); fails when its channel count
+ * differs from the earlier tensors'. */
+lcv_status lcv_chan_mean_add(lcv_chan_mean *m, const lcv_tensor *t, lcv_err *e);
+/* Turns the sums into means (sum[c] / count). */
+void lcv_chan_mean_finish(lcv_chan_mean *m);
+void lcv_chan_mean_free(lcv_chan_mean *m);
+
+/* Whether site s of g can have its bias corrected: a weighted Conv, or a Gemm with alpha =
+ * beta = 1 and no transA, whose bias is a 1-D constant or absent, with s->mean measured over
+ * as many channels as the weight has inputs. */
+bool lcv_qdq_correctable(const lcv_graph *g, const lcv_qsite *s);
+/* The corrected bias of site s (correctable): b[o] - sum over the weights w of output channel
+ * o of (wq - w) * mean[input channel of w], wq = q * scale in float as DequantizeLinear gives
+ * it; q and scale are s's weight quantized along axis (-1: per tensor). b is s's bias, or 0.
+ * *out (float32 [channels]): caller frees. */
+lcv_status lcv_bias_corrected(const lcv_graph *g, const lcv_qsite *s, const lcv_tensor *q,
+                              const lcv_tensor *scale, int axis, lcv_tensor **out, lcv_err *e);
+
+/* ---- equalize.c: cross-layer equalization ---- */
+
+typedef struct lcv_cle_stats {
+    int pairs;          /* layer pairs equalized */
+    int rounds;         /* rounds run over all pairs (the last one changed nothing) */
+    int relu6_replaced; /* Clip(0, 6) links turned into Relu */
+    int relu6_skipped;  /* Clip(0, 6) links left alone (relu6 false) */
+} lcv_cle_stats;
+
+/* Equalizes the weighted layer pairs of a prepared float graph in place (see
+ * lcv_quantize_params.equalize): at most max_rounds rounds over all pairs, stopping after the
+ * first round in which no channel scale differs from 1 by more than 1e-5 relative. relu6:
+ * equalize across Clip(0, 6) too, turning them into Relu. *stats (may be NULL) is filled. */
+lcv_status lcv_cle_equalize(lcv_graph *g, bool relu6, int max_rounds, lcv_cle_stats *stats,
+                            lcv_err *e);
 
 #endif

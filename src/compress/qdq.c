@@ -308,26 +308,49 @@ static lcv_status qdq_activation(lcv_graph *g, int x, float scale, int32_t zp, b
     return st;
 }
 
-/* Weight (and bias) of site s as int8 (int32) through DequantizeLinear. */
-static lcv_status qdq_weights(lcv_graph *g, const lcv_qsite *s, float sx, bool per_tensor,
-                              lcv_err *e) {
+/* Replaces the float bias of site s (adding one where there is none) by its corrected value
+ * for the quantized weight q, sc. */
+static lcv_status correct_bias(lcv_graph *g, const lcv_qsite *s, const lcv_tensor *q,
+                               const lcv_tensor *sc, int axis, const char *base, lcv_err *e) {
+    lcv_tensor *nb = NULL;
+    int bid;
+    lcv_status st = lcv_bias_corrected(g, s, q, sc, axis, &nb, e);
+    if (st == LCV_OK) st = add_const(g, base, "_bias_corrected", nb, &bid, e);
+    if (st != LCV_OK) return st;
+    lcv_node *n = &g->nodes[s->node];
+    if (n->n_in > 2) {
+        n->in[2] = bid;
+        return LCV_OK;
+    }
+    return lcv_pass_append_input(n, bid, e);
+}
+
+/* Weight (and bias) of site s as int8 (int32) through DequantizeLinear; with bias correction,
+ * the bias is corrected for this very int8 weight first. */
+static lcv_status qdq_weights(lcv_graph *g, const lcv_qsite *s, float sx,
+                              const lcv_quantize_params *p, lcv_err *e) {
     int wv = g->nodes[s->node].in[1];
     char base[220];
     snprintf(base, sizeof base, "%.200s", g->values[wv].name);
     lcv_tensor *q = NULL, *sc = NULL, *qb = NULL;
-    int axis = per_tensor ? -1 : s->w_axis;
+    int axis = p->per_tensor_weights ? -1 : s->w_axis;
     lcv_status st = lcv_quant_weight_int8(g->values[wv].init, axis, &q, &sc, e);
-    if (st == LCV_OK && s->bias)
+    bool has_bias = s->bias;
+    if (st == LCV_OK && p->bias_correction && lcv_qdq_correctable(g, s)) {
+        st = correct_bias(g, s, q, sc, axis, base, e);
+        has_bias = true;
+    }
+    if (st == LCV_OK && has_bias)
         st = lcv_quant_bias_int32(g->values[g->nodes[s->node].in[2]].init, sx, sc, &qb, e);
     lcv_tensor *bscale = NULL;
-    if (st == LCV_OK && s->bias) { /* the bias scale is s_x * s_w, per channel like s_w */
+    if (st == LCV_OK && has_bias) { /* the bias scale is s_x * s_w, per channel like s_w */
         if (!(bscale = zeros_like(LCV_DTYPE_FLOAT32, sc)))
             st = lcv_fail(e, LCV_ERR_NOMEM, "out of memory quantizing '%s'", base);
         for (int64_t c = 0; bscale && c < lcv_tensor_count(sc); c++)
             ((float *)bscale->data)[c] = sx * ((const float *)sc->data)[c];
     }
     lcv_tensor *wz = st == LCV_OK ? zeros_like(LCV_DTYPE_INT8, sc) : NULL;
-    lcv_tensor *bz = st == LCV_OK && s->bias ? zeros_like(LCV_DTYPE_INT32, sc) : NULL;
+    lcv_tensor *bz = st == LCV_OK && has_bias ? zeros_like(LCV_DTYPE_INT32, sc) : NULL;
     if (st != LCV_OK) {
         lcv_tensor_free(q);
         lcv_tensor_free(sc);
@@ -344,7 +367,7 @@ static lcv_status qdq_weights(lcv_graph *g, const lcv_qsite *s, float sx, bool p
     if (st == LCV_OK)
         st = add_node(g, "DequantizeLinear", qid, sid, zid, base, "_dequantized", axis, &dq, e);
     if (st == LCV_OK) g->nodes[s->node].in[1] = dq;
-    if (!s->bias || st != LCV_OK) {
+    if (!has_bias || st != LCV_OK) {
         lcv_tensor_free(qb);
         lcv_tensor_free(bscale);
         lcv_tensor_free(bz);
@@ -396,7 +419,7 @@ lcv_status lcv_qdq_rewrite(lcv_graph *g, const lcv_qsite *sites, int n, const bo
         if (dq_of[s->x] < 0) st = qdq_activation(g, s->x, scale, zp, sym, &dq_of[s->x], e);
         if (st != LCV_OK) break;
         g->nodes[s->node].in[s->in_index] = dq_of[s->x];
-        if (s->weights) st = qdq_weights(g, s, scale, p->per_tensor_weights != 0, e);
+        if (s->weights) st = qdq_weights(g, s, scale, p, e);
         if (st != LCV_OK) lcv_err_prefix(e, "node '%s' (%s)", g->nodes[s->node].name,
                                          g->nodes[s->node].op_type);
     }

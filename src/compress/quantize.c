@@ -1,8 +1,8 @@
-/* quantize.c - post-training static quantization, the driver: prepares the float graph, runs
- * it over the caller's calibration batches with the quantized nodes' activation inputs
- * exposed as outputs (ranges, then histograms for the histogram calibrators), measures each
- * layer's sensitivity when asked (or to pick the layers --keep-float keeps), and writes the
- * QDQ model. Also the half-precision conversion. */
+/* quantize.c - post-training static quantization, the driver: prepares (and, when asked,
+ * equalizes) the float graph, runs it over the caller's calibration batches with the
+ * quantized nodes' activation inputs exposed as outputs (ranges and channel means, then
+ * histograms for the histogram calibrators), measures each layer's sensitivity when asked (or
+ * to pick the layers --keep-float keeps), and writes the QDQ model. */
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
@@ -42,6 +42,9 @@ typedef struct qctx {
     int *acts, n_acts; /* distinct activation value ids (owned) */
     int *act_of;       /* per site: index into acts (owned) */
     lcv_hist *hist;    /* per activation (owned) */
+    lcv_chan_mean *mean; /* per activation, for bias correction (owned) */
+    bool *want_mean;   /* per activation: read by a weighted site (owned) */
+    lcv_cle_stats cle;
     int pass, n_passes;
     int64_t samples;
     int64_t in_dims[LCV_MAX_DIMS];
@@ -145,6 +148,7 @@ static lcv_status stat_batch(qctx *c, const lcv_tensor *x, void *arg) {
             lcv_hist_add(&c->hist[a], d, lcv_tensor_numel(t));
         else
             lcv_hist_range(&c->hist[a], d, lcv_tensor_numel(t));
+        if (!r->hist && c->want_mean[a]) st = lcv_chan_mean_add(&c->mean[a], t, c->e);
     }
     return st;
 }
@@ -171,6 +175,11 @@ static lcv_status collect_stats(qctx *c) {
     if (st == LCV_OK && lcv_session_create(r.m, &sp, &r.s) != LCV_OK)
         st = lcv_fail(c->e, LCV_ERR_NOMEM, "out of memory creating a session");
     if (st == LCV_OK) st = data_pass(c, "ranges", stat_batch, &r);
+    for (int a = 0; a < c->n_acts && st == LCV_OK; a++) lcv_chan_mean_finish(&c->mean[a]);
+    for (int k = 0; k < c->n_sites && st == LCV_OK; k++) {
+        c->sites[k].mean = c->mean[c->act_of[k]].sum;
+        c->sites[k].n_mean = c->mean[c->act_of[k]].n;
+    }
     if (st == LCV_OK && c->p->method != LCV_CALIB_MINMAX) {
         for (int a = 0; a < c->n_acts; a++)
             c->hist[a].amax = fmax(fabs((double)c->hist[a].lo), fabs((double)c->hist[a].hi));
@@ -429,6 +438,9 @@ static lcv_status check_params(const lcv_quantize_params *p, lcv_err *e) {
 static lcv_status setup(qctx *c, const void *data, size_t size) {
     lcv_graph *pg = NULL;
     lcv_status st = lcv_qdq_prepare(data, size, &pg, c->e);
+    /* Equalization rewrites the float model every later step starts from. */
+    if (st == LCV_OK && (c->p->equalize || c->p->equalize_relu6))
+        st = lcv_cle_equalize(pg, c->p->equalize_relu6 != 0, 100, &c->cle, c->e);
     if (st == LCV_OK && pg->n_inputs != 1)
         st = lcv_fail(c->e, LCV_ERR_UNSUPPORTED, "the model has %d inputs; calibration feeds "
                       "models of one input", pg->n_inputs);
@@ -447,7 +459,10 @@ static lcv_status setup(qctx *c, const void *data, size_t size) {
     c->acts = calloc((size_t)c->n_sites, sizeof(int));
     c->act_of = calloc((size_t)c->n_sites, sizeof(int));
     c->hist = calloc((size_t)c->n_sites, sizeof(lcv_hist));
-    if (!c->acts || !c->act_of || !c->hist) return lcv_fail(c->e, LCV_ERR_NOMEM, "out of memory");
+    c->mean = calloc((size_t)c->n_sites, sizeof(lcv_chan_mean));
+    c->want_mean = calloc((size_t)c->n_sites, sizeof(bool));
+    if (!c->acts || !c->act_of || !c->hist || !c->mean || !c->want_mean)
+        return lcv_fail(c->e, LCV_ERR_NOMEM, "out of memory");
     for (int k = 0; k < c->n_sites; k++) {
         int a = 0;
         while (a < c->n_acts && c->acts[a] != c->sites[k].x) a++;
@@ -457,12 +472,16 @@ static lcv_status setup(qctx *c, const void *data, size_t size) {
             c->acts[c->n_acts++] = c->sites[k].x;
         }
         c->act_of[k] = a;
+        c->want_mean[a] |= c->p->bias_correction && c->sites[k].weights;
     }
     return LCV_OK;
 }
 
 static void qctx_free(qctx *c) {
     for (int a = 0; c->hist && a < c->n_acts; a++) lcv_hist_free(&c->hist[a]);
+    for (int a = 0; c->mean && a < c->n_acts; a++) lcv_chan_mean_free(&c->mean[a]);
+    free(c->mean);
+    free(c->want_mean);
     free(c->hist);
     free(c->acts);
     free(c->act_of);
@@ -537,8 +556,15 @@ static lcv_status quantize(qctx *c, void **out, size_t *out_size, lcv_quant_repo
         rep->layers[k].quantized = on[k];
         rep->layers[k].lo = lo[k];
         rep->layers[k].hi = hi[k];
+        rep->layers[k].bias_corrected =
+            on[k] && p->bias_correction && lcv_qdq_correctable(c->g, &c->sites[k]);
+        rep->n_bias_corrected += rep->layers[k].bias_corrected;
     }
     rep->samples = c->samples;
+    rep->n_equalized = c->cle.pairs;
+    rep->equalize_rounds = c->cle.rounds;
+    rep->n_relu6_replaced = c->cle.relu6_replaced;
+    rep->n_relu6_skipped = c->cle.relu6_skipped;
     free(lo);
     free(hi);
     free(on);

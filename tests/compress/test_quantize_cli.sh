@@ -4,9 +4,10 @@
 # (accuracy drop vs fp32 <= 1 point) and by ONNX Runtime (top-1 agreement with leancv >=
 # 99.5%); calibration from .npy arrays and an image folder; opset-11 models (per-tensor
 # only); bf16/fp16 weights (file <= 0.52x, accuracy drop <= 0.1 point, ONNX Runtime loads
-# them); keep-float options and the report; bad input (an empty calibration folder, images
-# of the wrong size, a model without float weights, a QDQ model) fails with a message and
-# writes nothing. A missing ONNX Runtime is a failure, never a skip.
+# them); keep-float options and the report; --equalize with --bias-correction; bad input
+# (an empty calibration folder, images of the wrong size, a model without float weights, a
+# QDQ model, --equalize with half precision) fails with a message and writes nothing. A
+# missing ONNX Runtime is a failure, never a skip.
 # Usage: test_quantize_cli.sh LEANCV_BINARY WORK_DIR
 set -u
 bin=$1
@@ -131,6 +132,18 @@ fc2 = [n for n in m.graph.node if n.name == '/fc2/Gemm'][0]
 sys.exit(1 if any(i in prod and prod[i].op_type == 'DequantizeLinear' for i in fc2.input) else 0)
 " || fail "/fc2/Gemm still reads DequantizeLinear outputs"
 
+# Cross-layer equalization and bias correction: fc1 -> Relu -> fc2 is the one pair to
+# equalize, the four layers get corrected biases; accuracy and ONNX Runtime as above.
+"$bin" quantize "$model" -o "$work/qbe.onnx" --calib "$calib" --limit 200 --per-tensor \
+  --equalize --bias-correction >"$work/qbe.out" 2>"$work/qbe.err" ||
+  fail "quantize --equalize --bias-correction: $(tail -3 "$work/qbe.err")"
+grep -q "^equalized 1 layer pairs in [0-9]* rounds; ReLU6 links: 0 replaced by Relu, 0 skipped" \
+  "$work/qbe.out" || fail "equalization summary: $(cat "$work/qbe.out")"
+grep -q "^bias correction: 4 layers" "$work/qbe.out" || fail "bias correction summary: $(cat "$work/qbe.out")"
+logits qbe "$work/qbe.onnx"
+ort qbe "$work/qbe.onnx"
+compare fp32 qbe 1.0 ort || fail "int8 with --equalize --bias-correction out of bounds"
+
 # Calibration from .npy arrays and from an image folder (28x28 gray PNGs in class folders).
 $py - "$data" "$work" <<'PYEOF' || fail "cannot write the npy / folder calibration sets"
 import gzip, os, struct, sys, zlib
@@ -225,4 +238,5 @@ bad no_weights "nothing to quantize" "$work/relu.onnx" --calib "$calib" --limit 
 bad qdq_input "already quantized" "$work/q.onnx" --calib "$calib" --limit 10
 bad qdq_input_half "already quantized" "$work/q.onnx" --dtype bf16
 bad no_calib "no calibration data" "$model"
+bad half_equalize "apply to --dtype int8 only" "$model" --dtype bf16 --equalize
 echo "test_quantize_cli: passed"

@@ -33,6 +33,13 @@ static void help(void) {
            "  --bins N                  histogram bins (default 2048)\n"
            "  --per-tensor              one weight scale per tensor (default: per channel)\n"
            "  --act uint8|int8          activations uint8 asymmetric (default) or int8 symmetric\n"
+           "  --bias-correction         subtract each quantized Conv/Gemm's expected output error\n"
+           "                            (Wq - W) E[x], E[x] measured on the calibration data\n"
+           "  --equalize                cross-layer equalization first: balance the weight ranges\n"
+           "                            of Conv -> [Relu] -> Conv pairs (the float model's output\n"
+           "                            is unchanged; ReLU6 links are skipped)\n"
+           "  --equalize-relu6          --equalize, also across ReLU6 (Clip 0..6) links, which\n"
+           "                            become Relu (this changes the float model)\n"
            "  --keep-float N            keep the N most sensitive layers in float\n"
            "  --keep-float-pattern G    keep layers whose node name matches glob G (repeatable)\n"
            "  --report FILE             per-layer sensitivity report: SQNR of each layer's\n"
@@ -48,7 +55,7 @@ typedef struct q_opts {
     const char *model, *out, *calib, *report, *method, *act, *dtype;
     long limit, batch, bins, keep, threads;
     float scale, mean, std, percentile;
-    bool per_tensor;
+    bool per_tensor, bias_correction, equalize, equalize_relu6;
     const char *patterns[MAX_PATTERNS];
     int n_patterns;
 } q_opts;
@@ -127,6 +134,12 @@ static int parse_args(int argc, char **argv, q_opts *o, bool *done) {
         }
         if (strcmp(a, "--per-tensor") == 0) {
             o->per_tensor = true;
+        } else if (strcmp(a, "--bias-correction") == 0) {
+            o->bias_correction = true;
+        } else if (strcmp(a, "--equalize") == 0) {
+            o->equalize = true;
+        } else if (strcmp(a, "--equalize-relu6") == 0) {
+            o->equalize = o->equalize_relu6 = true;
         } else if (takes_value(a)) {
             if (!(v = cli_value(cmd, argc, argv, &i))) return 1;
             if (parse_value(cmd, a, v, o) != 0) return 1;
@@ -143,6 +156,8 @@ static int parse_args(int argc, char **argv, q_opts *o, bool *done) {
     if (strcmp(o->dtype, "int8") != 0 && strcmp(o->dtype, "fp16") != 0 &&
         strcmp(o->dtype, "bf16") != 0)
         return cli_fail(cmd, "--dtype '%s' is not int8, fp16 or bf16", o->dtype);
+    if (strcmp(o->dtype, "int8") != 0 && (o->bias_correction || o->equalize))
+        return cli_fail(cmd, "--bias-correction and --equalize apply to --dtype int8 only");
     if (strcmp(o->dtype, "int8") == 0 && !o->calib)
         return cli_fail(cmd, "no calibration data given (--calib SPEC)");
     if (strcmp(o->act, "uint8") != 0 && strcmp(o->act, "int8") != 0)
@@ -299,6 +314,9 @@ static int quantize_int8(const char *cmd, const q_opts *o, const void *model, si
     p.n_patterns = o->n_patterns;
     p.report = o->report != NULL;
     p.threads = (int)o->threads;
+    p.bias_correction = o->bias_correction;
+    p.equalize = o->equalize;
+    p.equalize_relu6 = o->equalize_relu6;
     lcv_dataset *ds = NULL;
     calib_data d;
     memset(&d, 0, sizeof d);
@@ -323,6 +341,12 @@ static int quantize_int8(const char *cmd, const q_opts *o, const void *model, si
         }
     }
     if (rc == 0) print_report(stdout, rep, o->report != NULL);
+    if (rc == 0 && o->equalize)
+        printf("equalized %d layer pairs in %d rounds; ReLU6 links: %d replaced by Relu, %d "
+               "skipped\n", rep->n_equalized, rep->equalize_rounds, rep->n_relu6_replaced,
+               rep->n_relu6_skipped);
+    if (rc == 0 && o->bias_correction)
+        printf("bias correction: %d layers\n", rep->n_bias_corrected);
     lcv_quant_report_free(rep);
     lcv_loader_free(d.ld);
     lcv_dataset_free(ds);
