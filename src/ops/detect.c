@@ -87,8 +87,8 @@ static void nms_box(const lcv_tensor *boxes, const nms_params *p, int64_t b, int
     }
 }
 
-static double nms_iou(const double *a, const double *b) {
-    double area_a = (a[2] - a[0]) * (a[3] - a[1]), area_b = (b[2] - b[0]) * (b[3] - b[1]);
+/* IoU of boxes a and b (corner form) with their areas precomputed by the same expression. */
+static double nms_iou(const double *a, double area_a, const double *b, double area_b) {
     if (!(area_a > 0) || !(area_b > 0)) return 0;
     double ih = fmin(a[2], b[2]) - fmax(a[0], b[0]), iw = fmin(a[3], b[3]) - fmax(a[1], b[1]);
     if (!(ih > 0) || !(iw > 0)) return 0;
@@ -96,24 +96,17 @@ static double nms_iou(const double *a, const double *b) {
     return inter / (area_a + area_b - inter);
 }
 
-typedef struct nms_rank {
-    const lcv_tensor *scores;
-    int64_t base;
-} nms_rank;
-
 /* Candidate a goes before b: higher score first, then lower box index. */
-static bool nms_before(const nms_rank *r, int64_t a, int64_t b) {
-    double sa = lcv_load_f64(r->scores->dtype, r->scores->data, r->base + a);
-    double sb = lcv_load_f64(r->scores->dtype, r->scores->data, r->base + b);
-    return sa > sb || (sa == sb && a < b);
+static bool nms_before(const double *score, int64_t a, int64_t b) {
+    return score[a] > score[b] || (score[a] == score[b] && a < b);
 }
 
-static void nms_sift(const nms_rank *r, int64_t *h, int64_t n, int64_t i) {
+static void nms_sift(const double *score, int64_t *h, int64_t n, int64_t i) {
     for (;;) {
         int64_t l = 2 * i + 1, rr = l + 1, w = i;
         /* A max-heap on "goes later", so the heap sort leaves the array in output order. */
-        if (l < n && nms_before(r, h[w], h[l])) w = l;
-        if (rr < n && nms_before(r, h[w], h[rr])) w = rr;
+        if (l < n && nms_before(score, h[w], h[l])) w = l;
+        if (rr < n && nms_before(score, h[w], h[rr])) w = rr;
         if (w == i) return;
         int64_t t = h[i];
         h[i] = h[w];
@@ -122,40 +115,51 @@ static void nms_sift(const nms_rank *r, int64_t *h, int64_t n, int64_t i) {
     }
 }
 
-/* Runs the selection; writes rows to out when non-NULL, and the row count to *count. */
+/* Runs the selection; writes rows to out when non-NULL, and the row count to *count. Each
+ * batch's boxes are converted to corner form once (with their areas), each class's scores
+ * read once: the greedy loop then touches plain doubles only. */
 static lcv_status nms_run(lcv_opctx *c, const nms_params *p, int64_t *out, int64_t *count) {
     const lcv_tensor *boxes = c->in[0], *scores = c->in[1];
     *count = 0;
     if (p->max_out == 0 || p->N == 0) return LCV_OK;
-    /* Scratch is two index lists of N entries: bounded by the input size. */
+    /* Scratch: two index lists, the corner boxes, areas and one class's scores: 8 numbers per
+     * box, bounded by the input size. */
     int64_t *cand = malloc(2 * (size_t)p->N * sizeof *cand);
-    if (!cand) return lcv_op_fail(c, LCV_ERR_NOMEM, "out of memory for %lld boxes", (long long)p->N);
+    double *bx = malloc(6 * (size_t)p->N * sizeof *bx);
+    if (!cand || !bx) {
+        free(cand);
+        free(bx);
+        return lcv_op_fail(c, LCV_ERR_NOMEM, "out of memory for %lld boxes", (long long)p->N);
+    }
+    double *area = bx + 4 * p->N, *score = area + p->N;
     int64_t *sel = cand + p->N, total = 0;
     for (int64_t b = 0; b < p->B; b++) {
+        for (int64_t i = 0; i < p->N; i++) {
+            double *r = bx + 4 * i;
+            nms_box(boxes, p, b, i, r);
+            area[i] = (r[2] - r[0]) * (r[3] - r[1]);
+        }
         for (int64_t cl = 0; cl < p->C; cl++) {
-            nms_rank rk = {scores, (b * p->C + cl) * p->N};
-            int64_t n = 0;
+            int64_t base = (b * p->C + cl) * p->N, n = 0;
             for (int64_t i = 0; i < p->N; i++) {
-                double s = lcv_load_f64(scores->dtype, scores->data, rk.base + i);
-                if (s == s && (!p->has_score_thr || s > p->score_thr)) cand[n++] = i;
+                double sc = score[i] = lcv_load_f64(scores->dtype, scores->data, base + i);
+                if (sc == sc && (!p->has_score_thr || sc > p->score_thr)) cand[n++] = i;
             }
-            for (int64_t i = n / 2 - 1; i >= 0; i--) nms_sift(&rk, cand, n, i);
+            for (int64_t i = n / 2 - 1; i >= 0; i--) nms_sift(score, cand, n, i);
             for (int64_t e = n - 1; e > 0; e--) {
                 int64_t t = cand[0];
                 cand[0] = cand[e];
                 cand[e] = t;
-                nms_sift(&rk, cand, e, 0);
+                nms_sift(score, cand, e, 0);
             }
             /* cand[] is now in output order: best score first. */
             int64_t ns = 0;
             for (int64_t j = 0; j < n && ns < p->max_out; j++) {
-                double bj[4], bs[4];
-                nms_box(boxes, p, b, cand[j], bj);
+                const double *bj = bx + 4 * cand[j];
+                double aj = area[cand[j]];
                 bool keep = true;
-                for (int64_t s = 0; s < ns && keep; s++) {
-                    nms_box(boxes, p, b, sel[s], bs);
-                    keep = !(nms_iou(bj, bs) > p->iou_thr);
-                }
+                for (int64_t s = 0; s < ns && keep; s++)
+                    keep = !(nms_iou(bj, aj, bx + 4 * sel[s], area[sel[s]]) > p->iou_thr);
                 if (!keep) continue;
                 sel[ns++] = cand[j];
                 if (out) {
@@ -168,6 +172,7 @@ static lcv_status nms_run(lcv_opctx *c, const nms_params *p, int64_t *out, int64
         }
     }
     free(cand);
+    free(bx);
     *count = total;
     return LCV_OK;
 }
