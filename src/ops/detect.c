@@ -87,10 +87,15 @@ static void nms_box(const lcv_tensor *boxes, const nms_params *p, int64_t b, int
     }
 }
 
-/* IoU of boxes a and b (corner form) with their areas precomputed by the same expression. */
+static inline double lo2(double x, double y) { return x < y ? x : y; }
+static inline double hi2(double x, double y) { return x > y ? x : y; }
+
+/* IoU of boxes a and b (corner form) with their areas precomputed by the same expression.
+ * Past the area test no coordinate is NaN, so plain comparisons give fmin/fmax's values
+ * without their library calls. */
 static double nms_iou(const double *a, double area_a, const double *b, double area_b) {
     if (!(area_a > 0) || !(area_b > 0)) return 0;
-    double ih = fmin(a[2], b[2]) - fmax(a[0], b[0]), iw = fmin(a[3], b[3]) - fmax(a[1], b[1]);
+    double ih = lo2(a[2], b[2]) - hi2(a[0], b[0]), iw = lo2(a[3], b[3]) - hi2(a[1], b[1]);
     if (!(ih > 0) || !(iw > 0)) return 0;
     double inter = ih * iw;
     return inter / (area_a + area_b - inter);
