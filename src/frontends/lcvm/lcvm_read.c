@@ -193,6 +193,8 @@ static void get_values(rd *r, lcv_graph *g, int **ids_out, size_t *count_out) {
         v->dtype = (lcv_dtype)dt;
         v->ndim = nd;
         for (int k = 0; k < nd; k++) v->dims[k] = get_i64(r);
+        for (int k = 0; k < nd && r->st == LCV_OK; k++)
+            if (v->dims[k] < -1) bad(r, LCV_ERR_PARSE, "a dimension below -1 (dynamic)");
         for (int k = 0; k < nd && r->st == LCV_OK; k++) {
             char *dp = get_str(r, NULL);
             if (dp && !dp[0]) {
