@@ -48,10 +48,18 @@ static size_t out_bytes(const lcv_tensor *t) {
     return b;
 }
 
+/* Product of d[from, to), or -1 when a dim is unknown or the product passes 2^62 (shapes come
+ * from the file: a hostile one must not overflow). */
 static int64_t prod(const int64_t *d, int from, int to) {
-    int64_t p = 1;
-    for (int i = from; i < to; i++) p *= d[i];
-    return p;
+    int64_t p;
+    return lcv_shape_numel(to - from, d + from, &p) ? p : -1;
+}
+
+/* a * b for MAC counts: -1 when either is unknown (< 0) or the product passes 2^62. */
+static int64_t mul_macs(int64_t a, int64_t b) {
+    if (a < 0 || b < 0) return -1;
+    if (b != 0 && a > ((int64_t)1 << 62) / b) return -1;
+    return a * b;
 }
 
 /* Multiply-accumulates of the compute-heavy ops; 0 for everything else. */
@@ -76,15 +84,15 @@ static int64_t node_macs(const lcv_graph *g, const lcv_node *n) {
     int64_t out_n = prod(out->dims, 0, out->ndim);
     if (n->op == LCV_OP_Conv || n->op == LCV_OP_QLinearConv || n->op == LCV_OP_ConvInteger)
         /* each output element: (Cin/group) * kernel taps */
-        return w->ndim >= 2 ? out_n * prod(w->dims, 1, w->ndim) : -1;
+        return w->ndim >= 2 ? mul_macs(out_n, prod(w->dims, 1, w->ndim)) : -1;
     if (n->op == LCV_OP_ConvTranspose) /* each input element scatters Cout/group * taps */
-        return w->ndim >= 2 ? prod(x->dims, 0, x->ndim) * prod(w->dims, 1, w->ndim) : -1;
+        return w->ndim >= 2 ? mul_macs(prod(x->dims, 0, x->ndim), prod(w->dims, 1, w->ndim)) : -1;
     if (x->ndim < 1) return -1;
     if (n->op == LCV_OP_Gemm) {
         if (x->ndim != 2) return -1;
-        return out_n * (lcv_attr_int(n, "transA", 0) ? x->dims[0] : x->dims[1]);
+        return mul_macs(out_n, lcv_attr_int(n, "transA", 0) ? x->dims[0] : x->dims[1]);
     }
-    return out_n * x->dims[x->ndim - 1]; /* MatMul: K is the last dim of A */
+    return mul_macs(out_n, x->dims[x->ndim - 1]); /* MatMul: K is the last dim of A */
 }
 
 /* Nodes with more inputs/outputs than this get no fast plan (none of the planned ops do). */
@@ -390,7 +398,8 @@ lcv_status lcv_model_analyze(lcv_model *m, lcv_err *e) {
         for (int k = 0; k < n->n_in; k++)
             if (n->in[k] >= 0) m->last_use[n->in[k]] = i;
         m->node_macs[i] = node_macs(g, n);
-        if (m->node_macs[i] < 0 || m->stats.macs < 0)
+        if (m->node_macs[i] < 0 || m->stats.macs < 0 ||
+            m->stats.macs > INT64_MAX - m->node_macs[i])
             m->stats.macs = -1;
         else
             m->stats.macs += m->node_macs[i];
