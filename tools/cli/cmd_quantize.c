@@ -12,7 +12,6 @@
 #include "leancv_data.h"
 
 #define MAX_PATTERNS 64
-#define MAX_MODEL_BYTES ((long)1 << 31)
 
 static void help(void) {
     printf("usage: leancv quantize MODEL -o OUT --calib SPEC [options]\n"
@@ -162,35 +161,6 @@ static int parse_args(int argc, char **argv, q_opts *o, bool *done) {
         return cli_fail(cmd, "no calibration data given (--calib SPEC)");
     if (strcmp(o->act, "uint8") != 0 && strcmp(o->act, "int8") != 0)
         return cli_fail(cmd, "--act '%s' is not uint8 or int8", o->act);
-    return 0;
-}
-
-static int read_model(const char *cmd, const char *path, void **data, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return cli_fail(cmd, "cannot open model '%s'", path);
-    long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (len < 0 || len > MAX_MODEL_BYTES || fseek(f, 0, SEEK_SET) != 0) {
-        fclose(f);
-        return cli_fail(cmd, "cannot read model '%s' (or it is larger than 2 GiB)", path);
-    }
-    *data = malloc((size_t)len + 1);
-    *size = *data ? fread(*data, 1, (size_t)len, f) : 0;
-    fclose(f);
-    if (!*data) return cli_fail(cmd, "out of memory reading '%s'", path);
-    if (*size != (size_t)len) return cli_fail(cmd, "cannot read model '%s'", path);
-    return 0;
-}
-
-/* Writes the whole buffer, or removes what it began. */
-static int write_out(const char *cmd, const char *path, const void *data, size_t size) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return cli_fail(cmd, "cannot create '%s'", path);
-    bool ok = fwrite(data, 1, size, f) == size;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) {
-        remove(path);
-        return cli_fail(cmd, "cannot write '%s'", path);
-    }
     return 0;
 }
 
@@ -361,7 +331,7 @@ int cmd_quantize(int argc, char **argv) {
     if (rc != 0 || done) return rc;
     void *model = NULL, *out = NULL;
     size_t size = 0, out_size = 0;
-    rc = read_model(cmd, o.model, &model, &size);
+    rc = cli_read_file(cmd, o.model, &model, &size);
     if (rc == 0 && strcmp(o.dtype, "int8") == 0) {
         rc = quantize_int8(cmd, &o, model, size, &out, &out_size);
     } else if (rc == 0) {
@@ -370,7 +340,7 @@ int cmd_quantize(int argc, char **argv) {
         if (lcv_convert_half(model, size, dt, &out, &out_size, err, sizeof err) != LCV_OK)
             rc = cli_fail(cmd, "%s: %s", o.model, err);
     }
-    if (rc == 0) rc = write_out(cmd, o.out, out, out_size);
+    if (rc == 0) rc = cli_write_file(cmd, o.out, out, out_size);
     if (rc == 0)
         printf("wrote %s (%zu bytes, %.3fx the input's %zu)\n", o.out, out_size,
                size ? (double)out_size / (double)size : 0.0, size);
