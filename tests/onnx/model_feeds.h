@@ -1,9 +1,10 @@
 /* model_feeds.h - shared by the model round-trip tests (ONNX writer, .lcvm): inputs for a model
- * from its ONNX backend test data or pseudo-random, and bitwise comparison of tensors and of
- * two sessions' outputs. Header-only (static functions) for the test executables. */
+ * from its ONNX backend test data or pseudo-random, bitwise comparison of tensors and of two
+ * sessions' outputs, and a walk over a folder of models. Header-only (static functions) for the test executables. */
 #ifndef LCV_TEST_MODEL_FEEDS_H
 #define LCV_TEST_MODEL_FEEDS_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,34 @@ static inline bool outputs_eq(const lcv_session *a, const lcv_session *b, int n)
         const lcv_tensor *x = lcv_session_output(a, k), *y = lcv_session_output(b, k);
         if (!x || !y || !tensor_eq(x, y)) return false;
     }
+    return true;
+}
+
+/* Calls fn(path, data_dir, label, ctx) for every model.onnx under dir/<test>/ (test_dirs: the
+ * ONNX backend test data layout, data_dir = dir/<test>) or every *.onnx directly in dir
+ * (data_dir NULL). label is "prefix/<entry>". False when dir cannot be opened. */
+typedef void (*model_visit_fn)(const char *path, const char *data_dir, const char *label,
+                               void *ctx);
+static inline bool each_model_file(const char *dir, bool test_dirs, const char *prefix,
+                                   model_visit_fn fn, void *ctx) {
+    DIR *dp = opendir(dir);
+    if (!dp) return false;
+    struct dirent *de;
+    while ((de = readdir(dp))) {
+        if (de->d_name[0] == '.') continue;
+        char path[1100], data[1024], label[600];
+        size_t len = strlen(de->d_name);
+        snprintf(label, sizeof label, "%s/%s", prefix, de->d_name);
+        if (test_dirs) {
+            snprintf(data, sizeof data, "%s/%s", dir, de->d_name);
+            snprintf(path, sizeof path, "%s/model.onnx", data);
+            fn(path, data, label, ctx);
+        } else if (len > 5 && strcmp(de->d_name + len - 5, ".onnx") == 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            fn(path, NULL, label, ctx);
+        }
+    }
+    closedir(dp);
     return true;
 }
 

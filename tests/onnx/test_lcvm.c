@@ -3,7 +3,6 @@
  * the ONNX model, converting the .lcvm again gives the same bytes, and damaged files (every
  * truncation, byte flips with a repaired checksum, hostile counts, another version) fail with
  * a message and no crash. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,27 +94,12 @@ static void compare_file(const char *path, const char *data_dir, const char *lab
     free(d);
 }
 
-/* Every model.onnx under dir/<test>/ (test_dirs), or every *.onnx directly in dir. */
+static void visit(const char *path, const char *data_dir, const char *label, void *ctx) {
+    compare_file(path, data_dir, label, ctx);
+}
+
 static void each_model(const char *dir, bool test_dirs, const char *prefix, tally *t) {
-    DIR *dp = opendir(dir);
-    CHECK_MSG(dp != NULL, "cannot open %s", dir);
-    if (!dp) return;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        if (de->d_name[0] == '.') continue;
-        char path[1100], data[1024], label[600];
-        size_t len = strlen(de->d_name);
-        snprintf(label, sizeof label, "%s/%s", prefix, de->d_name);
-        if (test_dirs) {
-            snprintf(data, sizeof data, "%s/%s", dir, de->d_name);
-            snprintf(path, sizeof path, "%s/model.onnx", data);
-            compare_file(path, data, label, t);
-        } else if (len > 5 && strcmp(de->d_name + len - 5, ".onnx") == 0) {
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            compare_file(path, NULL, label, t);
-        }
-    }
-    closedir(dp);
+    CHECK_MSG(each_model_file(dir, test_dirs, prefix, visit, t), "cannot open %s", dir);
 }
 
 static void test_models(void) {

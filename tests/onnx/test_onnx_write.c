@@ -4,7 +4,6 @@
  * bytes, and every model that loads must give bit-identical outputs before and after. With
  * --write-dir DIR it only writes each model to DIR with a manifest.tsv (written, original) for
  * check_written.py, which runs onnx.checker and compares with ONNX's own parser. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,27 +265,12 @@ done:
     free(w2);
 }
 
-/* Every model.onnx under root/folder/<test>/, or every *.onnx directly in a directory. */
+static void visit(const char *path, const char *data_dir, const char *label, void *ctx) {
+    round_trip(path, data_dir, label, ctx);
+}
+
 static void each_model(const char *dir, bool test_dirs, const char *prefix, tally *t) {
-    DIR *dp = opendir(dir);
-    CHECK_MSG(dp != NULL, "cannot open %s", dir);
-    if (!dp) return;
-    struct dirent *de;
-    while ((de = readdir(dp))) {
-        if (de->d_name[0] == '.') continue;
-        char path[1100], data[1024], label[600];
-        size_t len = strlen(de->d_name);
-        snprintf(label, sizeof label, "%s/%s", prefix, de->d_name);
-        if (test_dirs) {
-            snprintf(data, sizeof data, "%s/%s", dir, de->d_name);
-            snprintf(path, sizeof path, "%s/model.onnx", data);
-            round_trip(path, data, label, t);
-        } else if (len > 5 && strcmp(de->d_name + len - 5, ".onnx") == 0) {
-            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-            round_trip(path, NULL, label, t);
-        }
-    }
-    closedir(dp);
+    CHECK_MSG(each_model_file(dir, test_dirs, prefix, visit, t), "cannot open %s", dir);
 }
 
 static void test_round_trips(void) {
