@@ -120,24 +120,170 @@ static void nms_sift(const double *score, int64_t *h, int64_t n, int64_t i) {
     }
 }
 
-/* Runs the selection; writes rows to out when non-NULL, and the row count to *count. Each
- * batch's boxes are converted to corner form once (with their areas), each class's scores
- * read once: the greedy loop then touches plain doubles only. */
-static lcv_status nms_run(lcv_opctx *c, const nms_params *p, int64_t *out, int64_t *count) {
+/* Selected boxes of one class, found by position: a grid of cells about the mean candidate
+ * box size, hashed into a table of about twice as many buckets as candidates (only occupied
+ * cells matter: a batched NMS offsets each class far from the others), lists every selected
+ * box under each cell it covers. Two boxes that overlap share a point, and the cell of that
+ * point lies in both boxes' cell ranges (the cell index is monotonic in the coordinate), so
+ * the buckets of a candidate's cells hold every selected box it could overlap: the result is
+ * that of comparing with all of them, since boxes that do not overlap have IoU 0, never above
+ * a threshold in [0, 1]. Boxes that cover many cells or have a non-finite coordinate go to a
+ * list every candidate scans. */
+#define NMS_GRID_MIN 48 /* fewer candidates: compare with every selected box */
+#define NMS_SPAN_MAX 16 /* cells a box may cover before it joins the scanned list */
+#define NMS_CELL_MAX ((double)(1 << 30))
+
+typedef struct nms_grid {
+    double x0, y0, inv_cw, inv_ch;
+    uint32_t mask;       /* buckets - 1 (a power of two); 0 = no grid this class */
+    int32_t *head;       /* per bucket: first entry, -1 = none */
+    int32_t *next, *sel; /* entries: next in the bucket, index into the selected list */
+    int64_t n_ent, cap_ent, cap_head;
+    int32_t *wide;       /* selected boxes every candidate scans */
+    int64_t n_wide;
+} nms_grid;
+
+static bool nms_finite(const double *r) {
+    return isfinite(r[0]) && isfinite(r[1]) && isfinite(r[2]) && isfinite(r[3]);
+}
+
+/* Sizes the grid for the n candidates cand[] (corner boxes bx, areas area); false when out of
+ * memory. */
+static bool grid_plan(nms_grid *g, const double *bx, const double *area, const int64_t *cand,
+                      int64_t n) {
+    double y0 = INFINITY, x0 = INFINITY, sw = 0, sh = 0;
+    int64_t m = 0;
+    for (int64_t j = 0; j < n; j++) {
+        const double *r = bx + 4 * cand[j];
+        if (!(area[cand[j]] > 0) || !nms_finite(r)) continue;
+        y0 = lo2(y0, r[0]), x0 = lo2(x0, r[1]);
+        sh += r[2] - r[0], sw += r[3] - r[1];
+        m++;
+    }
+    g->n_ent = g->n_wide = 0;
+    g->mask = 0;
+    /* No finite box, or sizes so extreme that cell numbers would not be: scan the list. */
+    if (m == 0 || !(sw < INFINITY && sh < INFINITY && (double)m / sw < INFINITY &&
+                    (double)m / sh < INFINITY))
+        return true;
+    int64_t buckets = 64;
+    while (buckets < 2 * m) buckets *= 2;
+    if (buckets > g->cap_head) {
+        int32_t *p = realloc(g->head, (size_t)buckets * sizeof *p);
+        if (!p) return false;
+        g->head = p, g->cap_head = buckets;
+    }
+    for (int64_t i = 0; i < buckets; i++) g->head[i] = -1;
+    g->x0 = x0, g->y0 = y0;
+    g->inv_cw = (double)m / sw, g->inv_ch = (double)m / sh;
+    g->mask = (uint32_t)(buckets - 1);
+    return true;
+}
+
+static int64_t grid_cell(double v, double v0, double inv) {
+    double c = floor((v - v0) * inv);
+    return c < 0 ? 0 : c > NMS_CELL_MAX ? (int64_t)NMS_CELL_MAX : (int64_t)c;
+}
+
+static uint32_t grid_bucket(const nms_grid *g, int64_t x, int64_t y) {
+    uint64_t h = (uint64_t)x * 0x9E3779B97F4A7C15u ^ (uint64_t)y * 0xC2B2AE3D27D4EB4Fu;
+    return (uint32_t)(h >> 32) & g->mask;
+}
+
+/* The cell ranges box r covers; false when the box is not finite or covers too many cells. */
+static bool grid_span(const nms_grid *g, const double *r, int64_t *cx0, int64_t *cx1,
+                      int64_t *cy0, int64_t *cy1) {
+    if (g->mask == 0 || !nms_finite(r)) return false;
+    *cy0 = grid_cell(r[0], g->y0, g->inv_ch), *cy1 = grid_cell(r[2], g->y0, g->inv_ch);
+    *cx0 = grid_cell(r[1], g->x0, g->inv_cw), *cx1 = grid_cell(r[3], g->x0, g->inv_cw);
+    return (*cy1 - *cy0 + 1) * (*cx1 - *cx0 + 1) <= NMS_SPAN_MAX;
+}
+
+/* Records selected box s (index into the selected list) with corner box r. */
+static bool grid_add(nms_grid *g, const double *r, int32_t s) {
+    int64_t cx0, cx1, cy0, cy1;
+    if (!grid_span(g, r, &cx0, &cx1, &cy0, &cy1)) {
+        g->wide[g->n_wide++] = s;
+        return true;
+    }
+    int64_t need = g->n_ent + (cy1 - cy0 + 1) * (cx1 - cx0 + 1);
+    if (need > g->cap_ent) {
+        int64_t cap = 2 * need;
+        int32_t *nx = realloc(g->next, (size_t)cap * sizeof *nx);
+        if (!nx) return false;
+        g->next = nx;
+        int32_t *sl = realloc(g->sel, (size_t)cap * sizeof *sl);
+        if (!sl) return false;
+        g->sel = sl, g->cap_ent = cap;
+    }
+    for (int64_t y = cy0; y <= cy1; y++)
+        for (int64_t x = cx0; x <= cx1; x++) {
+            uint32_t bk = grid_bucket(g, x, y);
+            int64_t e = g->n_ent++;
+            g->sel[e] = s;
+            g->next[e] = g->head[bk];
+            g->head[bk] = (int32_t)e;
+        }
+    return true;
+}
+
+/* Whether candidate box r (area a) overlaps a selected box (sel[] holds box indices) by
+ * more than the threshold; a NULL grid compares with every selected box. A bucket may also
+ * hold boxes of other cells (hash collisions) or one box twice: extra comparisons only. */
+static bool nms_suppressed(const nms_grid *g, const double *bx, const double *area,
+                           const int64_t *sel, int64_t ns, const double *r, double a,
+                           double thr) {
+    int64_t cx0, cx1, cy0, cy1;
+    if (!g || !grid_span(g, r, &cx0, &cx1, &cy0, &cy1)) {
+        for (int64_t s = 0; s < ns; s++)
+            if (nms_iou(r, a, bx + 4 * sel[s], area[sel[s]]) > thr) return true;
+        return false;
+    }
+    for (int64_t k = 0; k < g->n_wide; k++) {
+        int64_t i = sel[g->wide[k]];
+        if (nms_iou(r, a, bx + 4 * i, area[i]) > thr) return true;
+    }
+    for (int64_t y = cy0; y <= cy1; y++)
+        for (int64_t x = cx0; x <= cx1; x++)
+            for (int32_t e = g->head[grid_bucket(g, x, y)]; e >= 0; e = g->next[e]) {
+                int64_t i = sel[g->sel[e]];
+                if (nms_iou(r, a, bx + 4 * i, area[i]) > thr) return true;
+            }
+    return false;
+}
+
+/* Appends one output row, growing the list; false when out of memory. */
+static bool nms_emit(int64_t **rows, int64_t *cap, int64_t n, int64_t b, int64_t cl, int64_t i) {
+    if (n == *cap) {
+        int64_t c = *cap ? 2 * *cap : 64;
+        int64_t *p = realloc(*rows, (size_t)c * 3 * sizeof *p);
+        if (!p) return false;
+        *rows = p, *cap = c;
+    }
+    (*rows)[n * 3] = b, (*rows)[n * 3 + 1] = cl, (*rows)[n * 3 + 2] = i;
+    return true;
+}
+
+/* Runs the selection; counts the selected rows in *count and, when rows is non-NULL, returns
+ * them in a malloc'd [count, 3] list there. Each batch's boxes are converted to corner form
+ * once (with their areas), each class's scores read once: the greedy loop then touches plain
+ * doubles only. */
+static lcv_status nms_run(lcv_opctx *c, const nms_params *p, int64_t **rows, int64_t *count) {
     const lcv_tensor *boxes = c->in[0], *scores = c->in[1];
     *count = 0;
+    if (rows) *rows = NULL;
     if (p->max_out == 0 || p->N == 0) return LCV_OK;
-    /* Scratch: two index lists, the corner boxes, areas and one class's scores: 8 numbers per
-     * box, bounded by the input size. */
+    /* Scratch: two index lists, the corner boxes, areas and one class's scores (8 numbers per
+     * box), and the grid (bounded by a multiple of the box count). */
     int64_t *cand = malloc(2 * (size_t)p->N * sizeof *cand);
     double *bx = malloc(6 * (size_t)p->N * sizeof *bx);
-    if (!cand || !bx) {
-        free(cand);
-        free(bx);
-        return lcv_op_fail(c, LCV_ERR_NOMEM, "out of memory for %lld boxes", (long long)p->N);
-    }
+    nms_grid grid = {0};
+    bool use_grid = p->N >= NMS_GRID_MIN && p->N <= INT32_MAX / NMS_SPAN_MAX;
+    if (use_grid) grid.wide = malloc((size_t)p->N * sizeof *grid.wide);
+    lcv_status st = LCV_OK;
+    if (!cand || !bx || (use_grid && !grid.wide)) goto nomem;
     double *area = bx + 4 * p->N, *score = area + p->N;
-    int64_t *sel = cand + p->N, total = 0;
+    int64_t *sel = cand + p->N, total = 0, cap = 0;
     for (int64_t b = 0; b < p->B; b++) {
         for (int64_t i = 0; i < p->N; i++) {
             double *r = bx + 4 * i;
@@ -158,28 +304,37 @@ static lcv_status nms_run(lcv_opctx *c, const nms_params *p, int64_t *out, int64
                 nms_sift(score, cand, e, 0);
             }
             /* cand[] is now in output order: best score first. */
+            const nms_grid *g = use_grid && n >= NMS_GRID_MIN ? &grid : NULL;
+            if (g && !grid_plan(&grid, bx, area, cand, n)) goto nomem;
             int64_t ns = 0;
             for (int64_t j = 0; j < n && ns < p->max_out; j++) {
                 const double *bj = bx + 4 * cand[j];
                 double aj = area[cand[j]];
-                bool keep = true;
-                for (int64_t s = 0; s < ns && keep; s++)
-                    keep = !(nms_iou(bj, aj, bx + 4 * sel[s], area[sel[s]]) > p->iou_thr);
-                if (!keep) continue;
+                /* A box of no area overlaps nothing: kept, and suppresses nothing later. */
+                if (aj > 0 && nms_suppressed(g, bx, area, sel, ns, bj, aj, p->iou_thr)) continue;
+                if (g && aj > 0 && !grid_add(&grid, bj, (int32_t)ns)) goto nomem;
                 sel[ns++] = cand[j];
-                if (out) {
-                    out[total * 3] = b;
-                    out[total * 3 + 1] = cl;
-                    out[total * 3 + 2] = cand[j];
-                }
+                if (rows && !nms_emit(rows, &cap, total, b, cl, cand[j])) goto nomem;
                 total++;
             }
         }
     }
+    *count = total;
+    goto done;
+nomem:
+    st = lcv_op_fail(c, LCV_ERR_NOMEM, "out of memory for %lld boxes", (long long)p->N);
+    if (rows) {
+        free(*rows);
+        *rows = NULL;
+    }
+done:
     free(cand);
     free(bx);
-    *count = total;
-    return LCV_OK;
+    free(grid.head);
+    free(grid.next);
+    free(grid.sel);
+    free(grid.wide);
+    return st;
 }
 
 lcv_status lcv_infer_nms(lcv_opctx *c) {
@@ -197,12 +352,13 @@ lcv_status lcv_exec_nms(lcv_opctx *c) {
     nms_params p;
     lcv_status st = nms_parse(c, &p);
     if (st != LCV_OK) return st;
-    int64_t n;
-    if ((st = nms_run(c, &p, NULL, &n)) != LCV_OK) return st;
+    int64_t n, *rows;
+    if ((st = nms_run(c, &p, &rows, &n)) != LCV_OK) return st;
     int64_t dims[2] = {n, 3};
-    if ((st = lcv_tensor_reshape_alloc(c->out[0], LCV_DTYPE_INT64, 2, dims, c->err)) != LCV_OK)
-        return st;
-    return nms_run(c, &p, c->out[0]->data, &n);
+    st = lcv_tensor_reshape_alloc(c->out[0], LCV_DTYPE_INT64, 2, dims, c->err);
+    if (st == LCV_OK && n > 0) memcpy(c->out[0]->data, rows, (size_t)n * 3 * sizeof *rows);
+    free(rows);
+    return st;
 }
 
 /* ---- RoiAlign ---- */
@@ -266,12 +422,17 @@ lcv_status lcv_infer_roialign(lcv_opctx *c) {
     return LCV_OK;
 }
 
-/* Bilinear sample of one H x W plane at (y, x): zero outside [-1, H] x [-1, W], edge-clamped
- * inside. Returns the four weighted corner terms so max mode can use the largest one. */
-static void roi_sample(const lcv_tensor *x, int64_t base, int64_t h, int64_t w, double y,
-                       double xx, double *terms) {
-    terms[0] = terms[1] = terms[2] = terms[3] = 0;
-    if (y < -1.0 || y > (double)h || xx < -1.0 || xx > (double)w) return;
+/* One bilinear sample of an H x W plane: four plane offsets and their weights; off[0] < 0
+ * marks a sample outside [-1, H] x [-1, W], which contributes zero terms without a read. */
+typedef struct roi_tap {
+    int64_t off[4];
+    double w[4];
+} roi_tap;
+
+/* The taps of the sample at (y, x): edge-clamped inside, as ONNX Runtime samples. */
+static roi_tap roi_tap_at(int64_t h, int64_t w, double y, double xx) {
+    roi_tap t = {{-1, 0, 0, 0}, {0, 0, 0, 0}};
+    if (y < -1.0 || y > (double)h || xx < -1.0 || xx > (double)w) return t;
     if (y <= 0) y = 0;
     if (xx <= 0) xx = 0;
     int64_t y0 = (int64_t)y, x0 = (int64_t)xx, y1, x1;
@@ -280,10 +441,51 @@ static void roi_sample(const lcv_tensor *x, int64_t base, int64_t h, int64_t w, 
     if (x0 >= w - 1) x1 = x0 = w - 1, xx = (double)x0;
     else x1 = x0 + 1;
     double ly = y - (double)y0, lx = xx - (double)x0, hy = 1 - ly, hx = 1 - lx;
-    terms[0] = hy * hx * lcv_load_f64(x->dtype, x->data, base + y0 * w + x0);
-    terms[1] = hy * lx * lcv_load_f64(x->dtype, x->data, base + y0 * w + x1);
-    terms[2] = ly * hx * lcv_load_f64(x->dtype, x->data, base + y1 * w + x0);
-    terms[3] = ly * lx * lcv_load_f64(x->dtype, x->data, base + y1 * w + x1);
+    t.off[0] = y0 * w + x0, t.off[1] = y0 * w + x1, t.off[2] = y1 * w + x0, t.off[3] = y1 * w + x1;
+    t.w[0] = hy * hx, t.w[1] = hy * lx, t.w[2] = ly * hx, t.w[3] = ly * lx;
+    return t;
+}
+
+/* Taps kept at once: all of one RoI's when they fit (reused over its channels), else one bin's
+ * in chunks of this many (recomputed per channel), so scratch stays bounded. */
+#define ROI_TAPS_MAX ((int64_t)1 << 16)
+
+/* Where one RoI's samples lie: its corner, bin size, sampling grid per bin, plane size. */
+typedef struct roi_geom {
+    double y1, x1, bh, bw, gh, gw;
+    int64_t ngh, ngw, ow, h, w;
+} roi_geom;
+
+/* Taps of samples s0 .. s0 + n - 1 (row-major in the bin's grid) of output bin `bin`. */
+static void roi_fill_taps(roi_tap *t, const roi_geom *g, int64_t bin, int64_t s0, int64_t n) {
+    int64_t ph = bin / g->ow, pw = bin % g->ow;
+    for (int64_t s = s0; s < s0 + n; s++) {
+        int64_t iy = s / g->ngw, ix = s % g->ngw;
+        double sy = g->y1 + (double)ph * g->bh + ((double)iy + 0.5) * g->bh / g->gh;
+        double sx = g->x1 + (double)pw * g->bw + ((double)ix + 0.5) * g->bw / g->gw;
+        *t++ = roi_tap_at(g->h, g->w, sy, sx);
+    }
+}
+
+/* Adds n taps of the plane at base to a bin: avg sums the weighted corner terms; max keeps the
+ * largest one, as ONNX Runtime (and the ONNX reference after it) define max mode. */
+static void roi_accumulate(const lcv_tensor *x, int64_t base, const roi_tap *tap, int64_t n,
+                           bool max_mode, double *acc, bool *first) {
+    const float *xf = x->dtype == LCV_DTYPE_FLOAT32 ? (const float *)x->data + base : NULL;
+    for (int64_t s = 0; s < n; s++) {
+        double t[4] = {0, 0, 0, 0};
+        if (tap[s].off[0] >= 0)
+            for (int k = 0; k < 4; k++)
+                t[k] = tap[s].w[k] * (xf ? (double)xf[tap[s].off[k]]
+                                         : lcv_load_f64(x->dtype, x->data, base + tap[s].off[k]));
+        if (!max_mode) {
+            *acc += t[0] + t[1] + t[2] + t[3];
+            continue;
+        }
+        double m = fmax(fmax(t[0], t[1]), fmax(t[2], t[3]));
+        *acc = *first ? m : fmax(*acc, m);
+        *first = false;
+    }
 }
 
 lcv_status lcv_exec_roialign(lcv_opctx *c) {
@@ -294,19 +496,23 @@ lcv_status lcv_exec_roialign(lcv_opctx *c) {
     lcv_tensor *y = c->out[0];
     int64_t N = x->dims[0], C = x->dims[1], H = x->dims[2], W = x->dims[3], R = rois->dims[0];
     double off = p.half_pixel ? 0.5 : 0.0;
-    int64_t oi = 0;
-    for (int64_t r = 0; r < R; r++) {
+    roi_tap *taps = NULL;
+    int64_t taps_cap = 0, oi = 0, bins = p.oh * p.ow;
+    for (int64_t r = 0; r < R && st == LCV_OK; r++) {
         int64_t b = lcv_load_i64(bi->dtype, bi->data, r);
-        if (b < 0 || b >= N)
-            return lcv_op_fail(c, LCV_ERR_INVALID_ARG, "batch_indices[%lld] = %lld is outside "
-                               "[0, %lld)", (long long)r, (long long)b, (long long)N);
+        if (b < 0 || b >= N) {
+            st = lcv_op_fail(c, LCV_ERR_INVALID_ARG, "batch_indices[%lld] = %lld is outside "
+                             "[0, %lld)", (long long)r, (long long)b, (long long)N);
+            break;
+        }
         double v[4];
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < 4 && st == LCV_OK; k++) {
             v[k] = lcv_load_f64(rois->dtype, rois->data, r * 4 + k);
             if (!isfinite(v[k]))
-                return lcv_op_fail(c, LCV_ERR_INVALID_ARG, "rois[%lld] has a non-finite value",
-                                   (long long)r);
+                st = lcv_op_fail(c, LCV_ERR_INVALID_ARG, "rois[%lld] has a non-finite value",
+                                 (long long)r);
         }
+        if (st != LCV_OK) break;
         double x1 = v[0] * p.scale - off, y1 = v[1] * p.scale - off;
         double rw = v[2] * p.scale - off - x1, rh = v[3] * p.scale - off - y1;
         if (!p.half_pixel) {
@@ -317,37 +523,46 @@ lcv_status lcv_exec_roialign(lcv_opctx *c) {
         double gh = p.sr > 0 ? (double)p.sr : ceil(bh), gw = p.sr > 0 ? (double)p.sr : ceil(bw);
         if (gh < 0) gh = 0;
         if (gw < 0) gw = 0;
-        if (gh * gw > (double)ROI_MAX_GRID)
-            return lcv_op_fail(c, LCV_ERR_INVALID_ARG, "roi %lld needs a %gx%g sampling grid per "
-                               "bin, more than %lld samples", (long long)r, gh, gw,
-                               (long long)ROI_MAX_GRID);
-        int64_t ngh = (int64_t)gh, ngw = (int64_t)gw, cnt = ngh * ngw > 0 ? ngh * ngw : 1;
+        if (gh * gw > (double)ROI_MAX_GRID) {
+            st = lcv_op_fail(c, LCV_ERR_INVALID_ARG, "roi %lld needs a %gx%g sampling grid per "
+                             "bin, more than %lld samples", (long long)r, gh, gw,
+                             (long long)ROI_MAX_GRID);
+            break;
+        }
+        roi_geom g = {y1, x1, bh, bw, gh, gw, (int64_t)gh, (int64_t)gw, p.ow, H, W};
+        int64_t per_bin = g.ngh * g.ngw;
+        bool cached = per_bin <= ROI_TAPS_MAX / bins;
+        int64_t chunk = per_bin < ROI_TAPS_MAX ? per_bin : ROI_TAPS_MAX;
+        int64_t need = cached ? bins * per_bin : chunk;
+        if (need > taps_cap) {
+            roi_tap *t = realloc(taps, sizeof *t * (size_t)need);
+            if (!t) {
+                st = lcv_op_fail(c, LCV_ERR_NOMEM, "out of memory for %lld RoiAlign samples",
+                                 (long long)need);
+                break;
+            }
+            taps = t, taps_cap = need;
+        }
+        for (int64_t bin = 0; cached && bin < bins; bin++)
+            roi_fill_taps(taps + bin * per_bin, &g, bin, 0, per_bin);
+        double cnt = per_bin > 0 ? (double)per_bin : 1;
         for (int64_t ch = 0; ch < C; ch++) {
             int64_t base = (b * C + ch) * H * W;
-            for (int64_t ph = 0; ph < p.oh; ph++) {
-                for (int64_t pw = 0; pw < p.ow; pw++, oi++) {
-                    double acc = 0;
-                    bool first = true;
-                    for (int64_t iy = 0; iy < ngh; iy++) {
-                        double sy = y1 + (double)ph * bh + ((double)iy + 0.5) * bh / gh;
-                        for (int64_t ix = 0; ix < ngw; ix++) {
-                            double sx = x1 + (double)pw * bw + ((double)ix + 0.5) * bw / gw, t[4];
-                            roi_sample(x, base, H, W, sy, sx, t);
-                            if (!p.max_mode) {
-                                acc += t[0] + t[1] + t[2] + t[3];
-                                continue;
-                            }
-                            /* Max mode takes the largest weighted corner term, as ONNX Runtime
-                             * (and the ONNX reference after it) define it. */
-                            double m = fmax(fmax(t[0], t[1]), fmax(t[2], t[3]));
-                            acc = first ? m : fmax(acc, m);
-                            first = false;
-                        }
-                    }
-                    lcv_store_f64(y->dtype, y->data, oi, p.max_mode ? acc : acc / (double)cnt);
+            for (int64_t bin = 0; bin < bins; bin++, oi++) {
+                double acc = 0;
+                bool first = true;
+                if (cached)
+                    roi_accumulate(x, base, taps + bin * per_bin, per_bin, p.max_mode, &acc,
+                                   &first);
+                for (int64_t s0 = 0; !cached && s0 < per_bin; s0 += chunk) {
+                    int64_t n = per_bin - s0 < chunk ? per_bin - s0 : chunk;
+                    roi_fill_taps(taps, &g, bin, s0, n);
+                    roi_accumulate(x, base, taps, n, p.max_mode, &acc, &first);
                 }
+                lcv_store_f64(y->dtype, y->data, oi, p.max_mode ? acc : acc / cnt);
             }
         }
     }
-    return LCV_OK;
+    free(taps);
+    return st;
 }

@@ -66,6 +66,10 @@ typedef enum lcv_op_id {
 extern const lcv_op_def lcv_op_table[LCV_OP_COUNT];
 /* Op id for (op_type, domain), or -1. domain "" and "ai.onnx" are the same. */
 int lcv_op_lookup(const char *op_type, const char *domain);
+/* Ops whose output size is found only by doing the op's whole work (NonMaxSuppression): at
+ * run time the runtime skips their infer, which would repeat that work, and their exec sizes
+ * the outputs with lcv_tensor_reshape_alloc. infer stays correct for every other caller. */
+bool lcv_op_sized_by_exec(int op);
 
 /* ---- helpers for op implementations (src/ops/op_util.c) ---- */
 

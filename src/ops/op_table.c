@@ -24,3 +24,5 @@ int lcv_op_lookup(const char *op_type, const char *domain) {
     }
     return -1;
 }
+
+bool lcv_op_sized_by_exec(int op) { return op == LCV_OP_NonMaxSuppression; }

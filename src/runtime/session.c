@@ -278,7 +278,7 @@ static lcv_status shape_pass(lcv_session *s) {
     for (int i = 0; i < g->n_nodes; i++) {
         if (m->folded[i]) continue;
         const lcv_node *n = &g->nodes[i];
-        bool dyn = m->runtime_shape[i];
+        bool dyn = m->runtime_shape[i] || lcv_op_sized_by_exec(n->op);
         for (int k = 0; k < n->n_in && !dyn; k++) {
             int p = n->in[k] >= 0 ? g->values[n->in[k]].producer : -1;
             if (p >= 0 && !m->folded[p] && s->dyn[p]) dyn = true;
@@ -358,7 +358,7 @@ static lcv_status bind_arena(lcv_session *s) {
 static lcv_status run_node(lcv_session *s, int i) {
     lcv_opctx c = node_ctx(s, i);
     lcv_status st;
-    if (s->dyn[i]) {
+    if (s->dyn[i] && !lcv_op_sized_by_exec(c.node->op)) {
         st = lcv_op_table[c.node->op].infer(&c);
         if (st == LCV_DEFERRED)
             st = lcv_fail(&s->err, LCV_ERR_INTERNAL, "node '%s' (%s): shape unknown at run time",
