@@ -1,9 +1,12 @@
 /* nms_bench.c - time of leancv's NMS on detector-sized inputs: N boxes in clusters (as a
  * detector's candidates are), each with one of C classes, class-wise and class-agnostic greedy
  * NMS, Soft-NMS and Matrix NMS, at every ISA level this CPU runs; median of repeated runs.
- * Usage: nms_bench [boxes] [classes] [runs]   (defaults 10000 80 30) */
+ * Usage: nms_bench [boxes] [classes] [runs] [greedy]   (defaults 10000 80 30; "greedy": only
+ * class-wise greedy NMS at the best ISA, the case bench/detect_bench.py compares with the
+ * detectors' end-to-end time) */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "core/cpu.h"
@@ -28,8 +31,9 @@ static double urand(uint64_t *s) {
 int main(int argc, char **argv) {
     long n = argc > 1 ? atol(argv[1]) : 10000, classes = argc > 2 ? atol(argv[2]) : 80;
     int runs = argc > 3 ? atoi(argv[3]) : 30;
-    if (n < 1 || n > 10000000 || classes < 1 || runs < 1) {
-        fprintf(stderr, "usage: nms_bench [boxes] [classes] [runs]\n");
+    int only_greedy = argc > 4 && strcmp(argv[4], "greedy") == 0;
+    if (n < 1 || n > 10000000 || classes < 1 || runs < 1 || (argc > 4 && !only_greedy)) {
+        fprintf(stderr, "usage: nms_bench [boxes] [classes] [runs] [greedy]\n");
         return 1;
     }
     lcv_box *boxes = malloc(sizeof(lcv_box) * (size_t)n);
@@ -65,9 +69,11 @@ int main(int argc, char **argv) {
     lcv_cpu_detect(&info);
     lcv_isa best = lcv_cpu_best_isa(&info);
     printf("nms_bench: %ld boxes, %ld classes, median of %d runs (ms)\n", n, classes, runs);
-    for (lcv_isa isa = LCV_ISA_SCALAR; isa != LCV_ISA_AUTO; isa = lcv_isa_next(isa, best)) {
+    lcv_isa first = only_greedy ? best : LCV_ISA_SCALAR;
+    size_t n_cases = only_greedy ? 1 : sizeof cases / sizeof cases[0];
+    for (lcv_isa isa = first; isa != LCV_ISA_AUTO; isa = lcv_isa_next(isa, best)) {
         setenv("LCV_ISA", lcv_isa_name(isa), 1);
-        for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        for (size_t c = 0; c < n_cases; c++) {
             lcv_nms_params p = lcv_nms_default_params();
             p.method = cases[c].method;
             p.class_agnostic = cases[c].agnostic;

@@ -6,6 +6,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#include <pthread.h>
 
 static uint64_t xgetbv0(void) {
     uint32_t lo, hi;
@@ -13,7 +14,7 @@ static uint64_t xgetbv0(void) {
     return ((uint64_t)hi << 32) | lo;
 }
 
-void lcv_cpu_detect(lcv_cpu_info *out) {
+static void detect_x86(lcv_cpu_info *out) {
     memset(out, 0, sizeof *out);
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d)) return;
@@ -35,6 +36,19 @@ void lcv_cpu_detect(lcv_cpu_info *out) {
     out->avx512vnni = (c >> 11) & 1;
     __cpuid_count(7, 1, a, b, c, d);
     out->avx512bf16 = (a >> 5) & 1;
+}
+
+/* CPUID traps to the hypervisor in a virtual machine (tens of microseconds), and callers such
+ * as lcv_nms choose their kernels per call, so the features are read once per process: they
+ * cannot change while it runs, which makes this the one process-wide value, written once. */
+static lcv_cpu_info detected;
+static pthread_once_t detected_once = PTHREAD_ONCE_INIT;
+
+static void detect_once(void) { detect_x86(&detected); }
+
+void lcv_cpu_detect(lcv_cpu_info *out) {
+    pthread_once(&detected_once, detect_once);
+    *out = detected;
 }
 #elif defined(__aarch64__)
 void lcv_cpu_detect(lcv_cpu_info *out) {

@@ -1,5 +1,6 @@
 /* cpu.h - CPU feature detection and the instruction-set level leancv's kernels dispatch on.
- * Detection runs CPUID once per call (no cached global); callers keep the result. x86-64 has
+ * Detection runs CPUID once per process (a write-once value: CPU features do not change while
+ * it runs), so asking per call is cheap. x86-64 has
  * the levels scalar < avx2 < avx512, AArch64 scalar < neon (NEON is part of its baseline). */
 #ifndef LCV_CPU_H
 #define LCV_CPU_H

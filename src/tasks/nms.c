@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "box.h"
 
@@ -63,19 +64,49 @@ static void work_init(nms_work *w, void *ws, int64_t n) {
     w->alive = carve(&p, (size_t)n);
 }
 
-/* Class ascending, then score descending, then index ascending: a total order, so the result
- * does not depend on qsort's algorithm. */
-static int by_class_score(const void *pa, const void *pb) {
-    const nms_entry *a = pa, *b = pb;
-    if (a->label != b->label) return a->label < b->label ? -1 : 1;
-    if (a->score != b->score) return a->score > b->score ? -1 : 1;
-    return a->index < b->index ? -1 : a->index > b->index;
+/* Candidates are ordered by class ascending, then score descending, then index ascending (a
+ * total order, so the result does not depend on the sort) with stable byte-wise radix passes,
+ * least significant key first, in the caller's workspace: no comparisons, no allocation. */
+enum { KEY_SCORE, KEY_LABEL, KEY_INDEX };
+
+/* A key whose ascending order is the scores' descending order; -0 and +0 tie, as == says. */
+static uint32_t score_key(float s) {
+    s += 0.0f; /* -0 becomes +0 */
+    uint32_t u;
+    memcpy(&u, &s, sizeof u);
+    u = (u & 0x80000000u) ? ~u : u | 0x80000000u; /* ascending as the floats */
+    return ~u;
 }
 
-static int by_score(const void *pa, const void *pb) {
-    const nms_entry *a = pa, *b = pb;
-    if (a->score != b->score) return a->score > b->score ? -1 : 1;
-    return a->index < b->index ? -1 : a->index > b->index;
+static uint64_t entry_key(const nms_entry *e, int which) {
+    switch (which) {
+    case KEY_SCORE: return score_key(e->score);
+    case KEY_LABEL: return (uint32_t)e->label;
+    default: return (uint64_t)e->index;
+    }
+}
+
+/* Stable sort of a[0..n) by one key of `bytes` bytes, using tmp (n entries); the result is
+ * back in a. Passes whose byte is the same for every entry are skipped. */
+static void radix_sort(nms_entry *a, nms_entry *tmp, int64_t n, int which, int bytes) {
+    nms_entry *src = a, *dst = tmp;
+    for (int byte = 0; byte < bytes; byte++) {
+        int64_t count[256] = {0};
+        int shift = 8 * byte;
+        for (int64_t i = 0; i < n; i++) count[(entry_key(&src[i], which) >> shift) & 255]++;
+        if (count[(entry_key(&src[0], which) >> shift) & 255] == n) continue;
+        for (int64_t d = 0, sum = 0; d < 256; d++) {
+            int64_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (int64_t i = 0; i < n; i++)
+            dst[count[(entry_key(&src[i], which) >> shift) & 255]++] = src[i];
+        nms_entry *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a) memcpy(a, src, sizeof *a * (size_t)n);
 }
 
 /* One class run: candidates run[0..m) in (score desc, index asc) order. Appends survivors to
@@ -242,7 +273,10 @@ lcv_status lcv_nms(const lcv_box *boxes, const float *scores, const int32_t *lab
         nms_entry e = {scores[i], labels && !p->class_agnostic ? labels[i] : 0, i};
         w.cand[m++] = e;
     }
-    qsort(w.cand, (size_t)m, sizeof(nms_entry), by_class_score);
+    if (m > 0) { /* cand[] is in index order; kept[] is free until the runs fill it */
+        radix_sort(w.cand, w.kept, m, KEY_SCORE, 4);
+        radix_sort(w.cand, w.kept, m, KEY_LABEL, 4);
+    }
     lcv_iou_row_fn iou = lcv_iou_row_for(lcv_isa_choose(LCV_ISA_AUTO));
     int64_t nk = 0;
     for (int64_t s = 0; s < m;) {
@@ -265,7 +299,10 @@ lcv_status lcv_nms(const lcv_box *boxes, const float *scores, const int32_t *lab
         }
         s = e;
     }
-    qsort(w.kept, (size_t)nk, sizeof(nms_entry), by_score);
+    if (nk > 0) { /* kept[] is in class order; cand[] is free now */
+        radix_sort(w.kept, w.cand, nk, KEY_INDEX, 8);
+        radix_sort(w.kept, w.cand, nk, KEY_SCORE, 4);
+    }
     if (p->max_output > 0 && nk > p->max_output) nk = p->max_output;
     for (int64_t i = 0; i < nk; i++) {
         keep[i] = w.kept[i].index;

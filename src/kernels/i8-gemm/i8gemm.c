@@ -3,7 +3,6 @@
  * the epilogue) and the split of C over the thread pool in panel shares. */
 #include "i8gemm_internal.h"
 
-#include <stdatomic.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -191,19 +190,13 @@ interleave4_panels512(const uint8_t *const rows[4], int64_t n, int64_t stride, u
     return l;
 }
 
-/* The best x86 level the CPU runs: 0 SSE2, 1 AVX2, 2 AVX-512 F/BW (cached: packing asks per
- * block row). */
+/* The best x86 level the CPU runs: 0 SSE2, 1 AVX2, 2 AVX-512 F/BW (packing asks per block
+ * row; lcv_cpu_detect reads the CPU once per process). */
 static int cpu_level(void) {
-    static atomic_int known = -1; /* races only store the same value */
-    int v = atomic_load_explicit(&known, memory_order_relaxed);
-    if (v < 0) {
-        lcv_cpu_info ci;
-        lcv_cpu_detect(&ci);
-        lcv_isa best = lcv_cpu_best_isa(&ci);
-        v = best == LCV_ISA_AVX512 ? 2 : best == LCV_ISA_AVX2 ? 1 : 0;
-        atomic_store_explicit(&known, v, memory_order_relaxed);
-    }
-    return v;
+    lcv_cpu_info ci;
+    lcv_cpu_detect(&ci);
+    lcv_isa best = lcv_cpu_best_isa(&ci);
+    return best == LCV_ISA_AVX512 ? 2 : best == LCV_ISA_AVX2 ? 1 : 0;
 }
 #endif
 
