@@ -69,14 +69,15 @@ lcv_status lcv_plan_gemm(const lcv_plan_ctx *pc, lcv_plan *out) {
     const lcv_node *n = pc->node;
     const lcv_tensor *a = pc->n_in > 0 ? pc->in[0] : NULL, *b = pc->n_in > 1 ? pc->in[1] : NULL;
     const lcv_tensor *cc = pc->n_in > 2 ? pc->in[2] : NULL;
-    if (!a || !b || !b->data || a->dtype != LCV_DTYPE_FLOAT32 || b->dtype != LCV_DTYPE_FLOAT32 ||
-        a->ndim != 2 || b->ndim != 2)
-        return LCV_OK;
+    if (!a || !b || !b->data || b->dtype != LCV_DTYPE_FLOAT32 || b->ndim != 2) return LCV_OK;
+    /* A's shape may be known only at run time (the fast exec checks it then). */
+    bool a_unknown = a->ndim < 0 || a->dtype == LCV_DTYPE_UNDEFINED;
+    if (!a_unknown && (a->dtype != LCV_DTYPE_FLOAT32 || a->ndim != 2)) return LCV_OK;
     if (cc && (!cc->data || cc->dtype != LCV_DTYPE_FLOAT32 || cc->ndim > 2)) return LCV_OK;
     bool ta = lcv_attr_int(n, "transA", 0) != 0, tb = lcv_attr_int(n, "transB", 0) != 0;
     float alpha = lcv_attr_float(n, "alpha", 1.0f), beta = lcv_attr_float(n, "beta", 1.0f);
     int64_t k = b->dims[tb ? 1 : 0], nn = b->dims[tb ? 0 : 1];
-    if (k < 1 || nn < 1 || a->dims[ta ? 0 : 1] != k) return LCV_OK;
+    if (k < 1 || nn < 1 || (!a_unknown && a->dims[ta ? 0 : 1] != k)) return LCV_OK;
     /* C broadcasts to [M, N]: as a row of N (or a scalar) it is a per-column bias; as [M, 1] a
      * per-row bias for that M only. A full [M, N] C stays on the reference path. */
     int64_t cr = 1, ccol = 1, m_bias = 0;

@@ -239,6 +239,11 @@ static void drop_planned_inputs(lcv_model *m, int i, const int *readers) {
     }
 }
 
+/* Ops planned even when an input's shape is known only at run time: Gemm's plan packs only
+ * its constant B and C and its fast exec checks A on every run, so the box head of a detector
+ * (rows = the boxes NMS kept) still gets the packed GEMM. */
+static bool plans_unknown_shapes(int op) { return op == LCV_OP_Gemm; }
+
 /* Asks each node's op for a fast-kernel plan, given its constant inputs and inferred shapes.
  * readers: per value, how many inputs of nodes run at run time name it. */
 static lcv_status make_plans(lcv_model *m, const int *readers, lcv_err *e) {
@@ -246,7 +251,8 @@ static lcv_status make_plans(lcv_model *m, const int *readers, lcv_err *e) {
     for (int i = 0; i < g->n_nodes; i++) {
         const lcv_node *n = &g->nodes[i];
         lcv_plan_fn fn = lcv_plan_lookup(n->op);
-        if (!fn || m->folded[i] || m->runtime_shape[i]) continue;
+        bool any_shape = plans_unknown_shapes(n->op);
+        if (!fn || m->folded[i] || (m->runtime_shape[i] && !any_shape)) continue;
         lcv_tensor ins_buf[LCV_PLAN_MAX_IO], outs_buf[LCV_PLAN_MAX_IO];
         const lcv_tensor *ins[LCV_PLAN_MAX_IO], *outs[LCV_PLAN_MAX_IO];
         if (n->n_in > LCV_PLAN_MAX_IO || n->n_out > LCV_PLAN_MAX_IO) continue;
@@ -267,7 +273,7 @@ static lcv_status make_plans(lcv_model *m, const int *readers, lcv_err *e) {
             value_view(v, &outs_buf[k]);
             outs[k] = &outs_buf[k];
         }
-        if (!known) continue;
+        if (!known && !any_shape) continue;
         lcv_plan_ctx pc = {n, lcv_node_op_inputs(n), ins, n->n_out, outs, m->isa, e};
         lcv_status st = fn(&pc, &m->plans[i]);
         if (st != LCV_OK) return st;
