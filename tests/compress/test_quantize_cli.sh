@@ -106,6 +106,15 @@ logits q "$work/q.onnx"
 ort q "$work/q.onnx"
 compare fp32 q 1.0 ort || fail "int8 (min-max) accuracy or ONNX Runtime agreement out of bounds"
 
+# The same quantization written as .lcvm in one step: the fused integer graph, whose logits are
+# bit-identical to those of the QDQ file (leancv fuses that one the same way at load).
+"$bin" quantize "$model" -o "$work/q.lcvm" --calib "$calib" --limit 500 >"$work/ql.out" 2>&1 ||
+  fail "quantize -o q.lcvm: $(tail -3 "$work/ql.out")"
+[[ $(head -c 4 "$work/q.lcvm") == LCVM ]] || fail "q.lcvm is not in leancv's format"
+logits ql "$work/q.lcvm"
+cmp -s "$work/q/logits.npy" "$work/ql/logits.npy" || fail "q.lcvm's logits differ from q.onnx's"
+echo "q.lcvm: $(stat -c %s "$work/q.lcvm") bytes, logits identical to q.onnx's"
+
 # Entropy calibration, int8 symmetric activations, per-tensor weights.
 "$bin" quantize "$model" -o "$work/qe.onnx" --calib "$calib" --limit 500 --method entropy \
   --act int8 --per-tensor >"$work/qe.out" 2>"$work/qe.err" || fail "quantize --method entropy: $(tail -3 "$work/qe.err")"

@@ -22,7 +22,8 @@ static void help(void) {
            "set as `leancv train --data` takes it: idx:IMAGES,LABELS, npy:X.npy,Y.npy or\n"
            "folder:DIR (labels are not used). With --dtype fp16|bf16 the weights are stored\n"
            "in half precision instead (a Cast back to float follows each).\n\n"
-           "  -o, --out FILE            the model to write\n"
+           "  -o, --out FILE            the model to write: QDQ ONNX, or leancv's own format\n"
+           "                            when FILE ends in .lcvm (fused integer graph)\n"
            "  --calib SPEC              calibration data set\n"
            "  --limit N                 calibration images (default 500)\n"
            "  --batch B                 images per calibration run (default 50)\n"
@@ -340,10 +341,22 @@ int cmd_quantize(int argc, char **argv) {
         if (lcv_convert_half(model, size, dt, &out, &out_size, err, sizeof err) != LCV_OK)
             rc = cli_fail(cmd, "%s: %s", o.model, err);
     }
-    if (rc == 0) rc = cli_write_file(cmd, o.out, out, out_size);
+    /* OUT.lcvm: the quantized ONNX converted at once, its QDQ pairs fused into the integer
+     * kernels' graph (as `leancv convert` would write it). */
+    void *lcvm = NULL;
+    size_t lcvm_size = 0, n = strlen(o.out);
+    if (rc == 0 && n > 5 && strcmp(o.out + n - 5, ".lcvm") == 0) {
+        char err[512];
+        if (lcv_model_convert(out, out_size, NULL, &lcvm, &lcvm_size, err, sizeof err) != LCV_OK)
+            rc = cli_fail(cmd, "%s: writing leancv's format: %s", o.out, err);
+    }
+    const void *bytes = lcvm ? lcvm : out;
+    size_t n_bytes = lcvm ? lcvm_size : out_size;
+    if (rc == 0) rc = cli_write_file(cmd, o.out, bytes, n_bytes);
     if (rc == 0)
-        printf("wrote %s (%zu bytes, %.3fx the input's %zu)\n", o.out, out_size,
-               size ? (double)out_size / (double)size : 0.0, size);
+        printf("wrote %s (%zu bytes, %.3fx the input's %zu)\n", o.out, n_bytes,
+               size ? (double)n_bytes / (double)size : 0.0, size);
+    lcv_buffer_free(lcvm);
     lcv_compress_free_buffer(out);
     free(model);
     return rc;
