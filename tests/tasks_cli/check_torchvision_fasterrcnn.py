@@ -13,15 +13,12 @@ box_score_thresh is 0 so the untrained classifier keeps detections_per_img (100)
 
 Usage: check_torchvision_fasterrcnn.py LEANCV WORKDIR
 """
-import os
-import subprocess
 import sys
 
-import numpy as np
 import torch
 import torchvision
 
-SIZE = 320
+import detector_check
 
 
 def build_model():
@@ -52,49 +49,10 @@ def build_model():
 
 
 def main():
-    leancv, work = sys.argv[1], sys.argv[2]
-    os.makedirs(work, exist_ok=True)
-    model = build_model()
-    # Seeded noise: every anchor sees different pixels, so scores do not tie.
-    x = torch.from_numpy(np.random.default_rng(0).random((3, SIZE, SIZE), dtype=np.float32))
-    with torch.no_grad():
-        ref = model([x])[0]
-    onnx_path = os.path.join(work, "fasterrcnn_mobilenet_v3_large_320_fpn.onnx")
-    torch.onnx.export(model, ([x],), onnx_path, opset_version=11, input_names=["image"],
-                      output_names=["boxes", "labels", "scores"])
-    # torchvision's R-CNN detections are a dict in the order boxes, labels, scores (SSD's
-    # differ), and the exported outputs follow it.
-    np.save(os.path.join(work, "image.npy"), x.numpy())
-
-    out_dir = os.path.join(work, "out")
-    subprocess.run([leancv, "run", onnx_path, "-i", os.path.join(work, "image.npy"),
-                    "--output-dir", out_dir, "--threads", "2"], check=True)
-    got = {k: np.load(os.path.join(out_dir, k + ".npy")) for k in ("boxes", "scores", "labels")}
-    want = {k: ref[k].numpy() for k in ("boxes", "scores", "labels")}
-    n = len(want["scores"])
-    print("fasterrcnn: PyTorch keeps %d detections, leancv %d" % (n, len(got["scores"])))
-    assert n > 10, "the check needs detections"
-    assert got["boxes"].shape == want["boxes"].shape, (got["boxes"].shape, want["boxes"].shape)
-    # The same kept detections: each of PyTorch's matched one-to-one by a leancv detection
-    # with the same label, a score within 1e-4 and every box coordinate within box_tol
-    # (order may differ only between detections whose scores are that close).
-    box_tol = 1e-3 * float(np.abs(want["boxes"]).max())
-    free = np.ones(n, bool)
-    worst_s = worst_b = 0.0
-    for i in range(n):
-        ds = np.abs(got["scores"] - want["scores"][i])
-        db = np.abs(got["boxes"] - want["boxes"][i]).max(1)
-        ok = free & (got["labels"] == want["labels"][i]) & (ds <= 1e-4) & (db <= box_tol)
-        assert ok.any(), "PyTorch's detection %d (label %d, score %.6f, box %s) has no match" % (
-            i, want["labels"][i], want["scores"][i], want["boxes"][i])
-        j = int(np.argmax(np.where(ok, -ds, -np.inf)))
-        free[j] = False
-        worst_s, worst_b = max(worst_s, float(ds[j])), max(worst_b, float(db[j]))
-    moved = int((got["labels"] != want["labels"]).sum())
-    print("fasterrcnn: all %d matched; max |score diff| %.3g, max |box coordinate diff| %.3g px "
-          "(tolerance %.3g); %d places hold a near-tie in another order"
-          % (n, worst_s, worst_b, box_tol, moved))
-    print("ok")
+    detector_check.check("fasterrcnn", build_model(), sys.argv[1], sys.argv[2],
+                         "fasterrcnn_mobilenet_v3_large_320_fpn.onnx",
+                         # torchvision's R-CNN detections are a dict in this order (SSD's differ)
+                         ["boxes", "labels", "scores"])
 
 
 if __name__ == "__main__":
