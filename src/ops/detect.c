@@ -498,7 +498,7 @@ lcv_status lcv_exec_roialign(lcv_opctx *c) {
     double off = p.half_pixel ? 0.5 : 0.0;
     roi_tap *taps = NULL;
     int64_t taps_cap = 0, oi = 0, bins = p.oh * p.ow;
-    for (int64_t r = 0; r < R && st == LCV_OK; r++) {
+    for (int64_t r = 0; r < R; r++) {
         int64_t b = lcv_load_i64(bi->dtype, bi->data, r);
         if (b < 0 || b >= N) {
             st = lcv_op_fail(c, LCV_ERR_INVALID_ARG, "batch_indices[%lld] = %lld is outside "
