@@ -93,6 +93,28 @@ typedef struct direct_task {
     float *out;               /* weight: x, dy -> out (dw) */
 } direct_task;
 
+/* Dot product of e[0..n) with s at stride st, in DOT_LANES independent partial sums so the
+ * additions need not wait on each other (the fixed lane order keeps results reproducible). */
+#define DOT_LANES 8
+/* Taps of the largest depthwise kernel the padded path takes (the accumulators are on the
+ * stack); 9x9 covers every efficient backbone's depthwise kernels. */
+#define LCV_DW_MAX_TAPS 81
+static float dot_run(const float *restrict e, const float *restrict s, int64_t n, int64_t st) {
+    float lane[DOT_LANES] = {0};
+    int64_t j = 0;
+    if (st == 1) {
+        for (; j + DOT_LANES <= n; j += DOT_LANES)
+            for (int k = 0; k < DOT_LANES; k++) lane[k] += e[j + k] * s[j + k];
+    } else {
+        for (; j + DOT_LANES <= n; j += DOT_LANES)
+            for (int k = 0; k < DOT_LANES; k++) lane[k] += e[j + k] * s[(j + k) * st];
+    }
+    for (; j < n; j++) lane[j % DOT_LANES] += e[j] * s[j * st];
+    float sum = 0.0f;
+    for (int k = 0; k < DOT_LANES; k++) sum += lane[k];
+    return sum;
+}
+
 /* y[mo] = sum over ci, taps of w * x[ci]: one y plane from one x plane, tap by tap. */
 static void direct_forward_plane(const conv_run *r, const float *wk, const float *x, float *y) {
     for (int64_t tap = 0; tap < r->g->k_size; tap++) {
@@ -102,7 +124,11 @@ static void direct_forward_plane(const conv_run *r, const float *wk, const float
         while (tap_iter_next(&it)) {
             float *restrict d = y + it.yo;
             const float *restrict s = x + it.xo;
-            for (int64_t j = 0; j < it.n; j++) d[j] += wv * s[j * it.s];
+            if (it.s == 1) {
+                for (int64_t j = 0; j < it.n; j++) d[j] += wv * s[j];
+            } else {
+                for (int64_t j = 0; j < it.n; j++) d[j] += wv * s[j * it.s];
+            }
         }
     }
 }
@@ -116,7 +142,11 @@ static void direct_adjoint_plane(const conv_run *r, const float *wk, const float
         while (tap_iter_next(&it)) {
             float *restrict d = dx + it.xo;
             const float *restrict s = dy + it.yo;
-            for (int64_t j = 0; j < it.n; j++) d[j * it.s] += wv * s[j];
+            if (it.s == 1) {
+                for (int64_t j = 0; j < it.n; j++) d[j] += wv * s[j];
+            } else {
+                for (int64_t j = 0; j < it.n; j++) d[j * it.s] += wv * s[j];
+            }
         }
     }
 }
@@ -141,10 +171,7 @@ static void direct_groups(void *ctx, int64_t begin, int64_t end, int thread) {
                             tap_iter it;
                             tap_iter_init(&it, r, tap, 0, g->w.out[0]);
                             while (tap_iter_next(&it)) {
-                                const float *restrict s = xp + it.xo, *restrict e = dyp + it.yo;
-                                float part = 0.0f;
-                                for (int64_t j = 0; j < it.n; j++) part += e[j] * s[j * it.s];
-                                acc += part;
+                                acc += dot_run(dyp + it.yo, xp + it.xo, it.n, it.s);
                             }
                         }
                         t->out[(mo * g->c_g + ci) * ks + tap] = (float)acc;
@@ -174,10 +201,150 @@ static void direct_groups(void *ctx, int64_t begin, int64_t end, int thread) {
     }
 }
 
-static void run_direct(lcv_gradctx *c, const conv_run *r, direct_mode mode, const float *x,
-                       const float *wt, const float *dy, float *out) {
+/* ---- 2-D depthwise planes through a padded copy --------------------------------------- */
+
+/* The 2-D depthwise backward (one input and one output channel per group) sees every input
+ * position a tap can read in a zero-padded plane, so each (tap, output row) is one
+ * unconditional run: the weight gradient becomes one long dot product per tap and the adjoint
+ * row updates with no edge cases. The direct loops above stay the reference. */
+#define DW_PAD_MAX_FLOATS (1 << 22)
+
+typedef struct dw_task {
+    const conv_run *r;
+    bool weight;              /* dw from x and dy; else dx from wt and dy */
+    const float *x, *wt, *dy;
+    float *out, *scratch;     /* scratch: one padded plane (per_thread floats) per thread */
+    size_t per_thread;
+    int64_t ph, pw;           /* the padded plane: every row / column a tap can read */
+} dw_task;
+
+/* Whether r is 2-D depthwise with a padded plane small enough; *ph, *pw its size. */
+static bool dw_padded(const conv_run *r, int64_t *ph, int64_t *pw) {
+    const lcv_window *w = &r->g->w;
+    if (w->nsp != 2 || r->g->c_g != 1 || r->g->m_g != 1) return false;
+    *ph = (w->out[0] - 1) * w->stride[0] + (w->kernel[0] - 1) * w->dilation[0] + 1;
+    *pw = (w->out[1] - 1) * w->stride[1] + (w->kernel[1] - 1) * w->dilation[1] + 1;
+    return *ph * *pw <= DW_PAD_MAX_FLOATS;
+}
+
+/* The body of dw_planes, compiled once per instruction set below: its loops are plain C that
+ * the compiler vectorises to whatever width the target allows. */
+static inline __attribute__((always_inline)) void dw_planes_body(const dw_task *t,
+                                                                 int64_t begin, int64_t end,
+                                                                 int thread) {
+    const lcv_convg *g = t->r->g;
+    const lcv_window *w = &g->w;
+    int64_t H = w->in[0], W = w->in[1], OH = w->out[0], OW = w->out[1];
+    int64_t sh = w->stride[0], sw = w->stride[1], dh = w->dilation[0], dw = w->dilation[1];
+    int64_t top = w->pad_begin[0], left = w->pad_begin[1], KH = w->kernel[0], KW = w->kernel[1];
+    int64_t ph = t->ph, pw = t->pw;
+    float *pad = t->scratch + (size_t)thread * t->per_thread;
+    for (int64_t ch = begin; ch < end; ch++) {
+        double acc[LCV_DW_MAX_TAPS];
+        if (t->weight)
+            for (int64_t k = 0; k < KH * KW; k++) acc[k] = 0.0;
+        for (int64_t n = 0; n < g->batch; n++) {
+            const float *dyp = t->dy + (n * g->m + ch) * g->out_size;
+            if (t->weight) {
+                const float *xp = t->x + (n * g->c + ch) * g->in_size;
+                /* columns [c0, c1) of a padded row hold x; the rest are zero */
+                int64_t c0 = left < pw ? left : pw, c1 = left + W < pw ? left + W : pw;
+                for (int64_t py = 0; py < ph; py++) {
+                    int64_t iy = py - top;
+                    float *row = pad + py * pw;
+                    if (iy < 0 || iy >= H || c1 <= c0) {
+                        memset(row, 0, sizeof(float) * (size_t)pw);
+                        continue;
+                    }
+                    memset(row, 0, sizeof(float) * (size_t)c0);
+                    memcpy(row + c0, xp + iy * W + (c0 - left), sizeof(float) * (size_t)(c1 - c0));
+                    memset(row + c1, 0, sizeof(float) * (size_t)(pw - c1));
+                }
+                for (int64_t ky = 0; ky < KH; ky++)
+                    for (int64_t kx = 0; kx < KW; kx++) {
+                        float lane[DOT_LANES] = {0};
+                        for (int64_t oy = 0; oy < OH; oy++) {
+                            const float *restrict e = dyp + oy * OW;
+                            const float *restrict s = pad + (oy * sh + ky * dh) * pw + kx * dw;
+                            int64_t j = 0;
+                            for (; j + DOT_LANES <= OW; j += DOT_LANES)
+                                for (int q = 0; q < DOT_LANES; q++)
+                                    lane[q] += e[j + q] * s[(j + q) * sw];
+                            for (; j < OW; j++) lane[j % DOT_LANES] += e[j] * s[j * sw];
+                        }
+                        float sum = 0.0f;
+                        for (int q = 0; q < DOT_LANES; q++) sum += lane[q];
+                        acc[ky * KW + kx] += sum;
+                    }
+                continue;
+            }
+            const float *wk = t->wt + ch * KH * KW;
+            memset(pad, 0, sizeof(float) * (size_t)(ph * pw));
+            /* kx outermost: the rows updated one after another then start at the same column,
+             * so no load waits on a partly overlapping earlier store */
+            for (int64_t kx = 0; kx < KW; kx++)
+                for (int64_t oy = 0; oy < OH; oy++) {
+                    const float *restrict e = dyp + oy * OW;
+                    for (int64_t ky = 0; ky < KH; ky++) {
+                        float wv = wk[ky * KW + kx];
+                        float *restrict d = pad + (oy * sh + ky * dh) * pw + kx * dw;
+                        if (sw == 1) {
+                            for (int64_t j = 0; j < OW; j++) d[j] += wv * e[j];
+                        } else {
+                            for (int64_t j = 0; j < OW; j++) d[j * sw] += wv * e[j];
+                        }
+                    }
+                }
+            float *dxp = t->out + (n * g->c + ch) * g->in_size;
+            for (int64_t iy = 0; iy < H; iy++)
+                for (int64_t ix = 0; ix < W; ix++) {
+                    int64_t py = iy + top, px = ix + left;
+                    dxp[iy * W + ix] = py < ph && px < pw ? pad[py * pw + px] : 0.0f;
+                }
+        }
+        if (t->weight)
+            for (int64_t k = 0; k < KH * KW; k++) t->out[ch * KH * KW + k] = (float)acc[k];
+    }
+}
+
+static void dw_planes(void *ctx, int64_t begin, int64_t end, int thread) {
+    dw_planes_body(ctx, begin, end, thread);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2,fma"))) static void dw_planes_avx2(void *ctx, int64_t begin,
+                                                                int64_t end, int thread) {
+    dw_planes_body(ctx, begin, end, thread);
+}
+#endif
+
+static lcv_task_fn dw_planes_for(lcv_isa isa) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (isa >= LCV_ISA_AVX2 && isa != LCV_ISA_NEON) return dw_planes_avx2;
+#endif
+    (void)isa;
+    return dw_planes;
+}
+
+static lcv_status run_direct(lcv_gradctx *c, const conv_run *r, direct_mode mode,
+                             const float *x, const float *wt, const float *dy, float *out) {
+    int64_t ph, pw;
+    if (mode != DIRECT_FORWARD && r->g->k_size <= LCV_DW_MAX_TAPS && dw_padded(r, &ph, &pw)) {
+        dw_task t = {.r = r, .weight = mode == DIRECT_WEIGHT, .x = x, .wt = wt, .dy = dy,
+                     .out = out, .ph = ph, .pw = pw};
+        int threads = lcv_threadpool_size(c->pool);
+        size_t per = (size_t)(ph * pw);
+        void *owned;
+        t.scratch = lcv_grad_floats(c, (size_t)(threads < 1 ? 1 : threads) * per, &owned);
+        if (!t.scratch) return LCV_ERR_NOMEM;
+        t.per_thread = per;
+        lcv_threadpool_parallel_for(c->pool, r->g->group, 1, dw_planes_for(lcv_grad_isa()), &t);
+        free(owned);
+        return LCV_OK;
+    }
     direct_task t = {r, mode, x, wt, dy, out};
     lcv_threadpool_parallel_for(c->pool, r->g->group, 1, direct_groups, &t);
+    return LCV_OK;
 }
 
 /* ---- the GEMM paths ---------------------------------------------------------------------- */
@@ -218,8 +385,7 @@ lcv_status lcv_convg_forward(lcv_gradctx *c, const lcv_convg *g, const float *x,
     conv_run r;
     conv_run_init(&r, g);
     if (r.direct) {
-        run_direct(c, &r, DIRECT_FORWARD, x, wt, NULL, y);
-        return LCV_OK;
+        return run_direct(c, &r, DIRECT_FORWARD, x, wt, NULL, y);
     }
     lcv_isa isa = lcv_grad_isa();
     int64_t K = r.kdim;
@@ -263,8 +429,7 @@ lcv_status lcv_convg_adjoint(lcv_gradctx *c, const lcv_convg *g, const float *wt
     conv_run r;
     conv_run_init(&r, g);
     if (r.direct) {
-        run_direct(c, &r, DIRECT_ADJOINT, NULL, wt, dy, dx);
-        return LCV_OK;
+        return run_direct(c, &r, DIRECT_ADJOINT, NULL, wt, dy, dx);
     }
     if (lcv_convg_batched(&r)) return lcv_convg_batch_adjoint(c, &r, wt, dy, dx);
     lcv_isa isa = lcv_grad_isa();
@@ -315,8 +480,7 @@ lcv_status lcv_convg_weight_grad(lcv_gradctx *c, const lcv_convg *g, const float
     conv_run r;
     conv_run_init(&r, g);
     if (r.direct) {
-        run_direct(c, &r, DIRECT_WEIGHT, x, NULL, dy, dw);
-        return LCV_OK;
+        return run_direct(c, &r, DIRECT_WEIGHT, x, NULL, dy, dw);
     }
     if (lcv_convg_batched(&r)) return lcv_convg_batch_weight_grad(c, &r, x, dy, dw);
     lcv_isa isa = lcv_grad_isa();
