@@ -11,7 +11,7 @@ JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 # The tests that run threads (each is a target and a CTest test of the same name).
 TSAN_TESTS = threads_shared_model threadpool ops_test_threads kernels_test_gemm_kernels \
-	kernels_test_conv_plan runtime_arena data_loader
+	kernels_test_conv_plan runtime_arena data_loader seg_data det_data
 SPACE := $(subst ,, )
 
 .PHONY: all deps test demo asan tsan fuzz neon clean

@@ -115,6 +115,22 @@ LCV_API int lcv_builder_ghost_module(lcv_builder *b, int x, int out_channels, in
 LCV_API int lcv_builder_basic_block(lcv_builder *b, int x, int out_channels, int stride);
 /* Elementwise sum of two values of equal shape. */
 LCV_API int lcv_builder_add(lcv_builder *b, int x, int y);
+/* Dense prediction (segmentation decoders). Upsampling by an integer factor in
+ * 2..LCV_BUILD_MAX_STRIDE (Resize with scales): bilinear == 0 nearest (PyTorch's
+ * nn.Upsample(mode="nearest")), else bilinear with half-pixel centres (align_corners=False). */
+LCV_API int lcv_builder_upsample(lcv_builder *b, int x, int factor, int bilinear);
+/* Concatenation of two maps of equal H and W along channels (x's first). */
+LCV_API int lcv_builder_concat(lcv_builder *b, int x, int y);
+/* Convolution kernel x kernel (stride 1, same padding) with bias and no normalisation or
+ * activation: per-pixel class scores at the end of a segmentation or detection head. prior 0
+ * keeps the usual bias initialisation; a prior in (0, 1) sets every bias to
+ * -log((1 - prior) / prior), so a sigmoid starts there (RetinaNet's choice, 0.01, keeps the
+ * focal loss of the many background locations from swamping the first steps). */
+LCV_API int lcv_builder_head_conv(lcv_builder *b, int x, int out_channels, int kernel,
+                                  float prior);
+/* exp(x) * s with s a learned scalar starting at scale (> 0): positive box distances from a
+ * detection head, on the scale of its stride (FCOS's per-level Scale). */
+LCV_API int lcv_builder_scaled_exp(lcv_builder *b, int x, float scale);
 /* Global average pooling: [batch, C, H, W] -> [batch, C]. */
 LCV_API int lcv_builder_global_avgpool(lcv_builder *b, int x);
 /* Fully connected layer (Gemm) to out_features, with bias; a feature map input is flattened
@@ -131,14 +147,24 @@ LCV_API lcv_status lcv_builder_write(lcv_builder *b, int output, const char *pat
 LCV_API void lcv_build_free_buffer(void *data);
 
 /* Named architectures for classification, built for images of channels x height x width and
- * `classes` outputs (2..100000):
+ * `classes` outputs (2..100000), one for semantic segmentation and one for detection:
  *   "resnet-D-W"        CIFAR-style ResNet, D = 6n + 2 layers: a 3x3 stem of W channels,
  *                       three stages of n basic blocks (W, 2W, 4W channels; strides 1, 2, 2);
  *   "resnet8"           resnet-8-16;
  *   "mobilenetv2-tiny"  inverted residuals (ReLU6), 16..96 channels;
  *   "mobilenetv3-tiny"  inverted residuals with hardswish and squeeze-excitation;
  *   "shufflenetv2-tiny" ShuffleNet v2 units, 24..192 channels;
- *   "ghostnet-tiny"     ghost bottlenecks with squeeze-excitation.
+ *   "ghostnet-tiny"     ghost bottlenecks with squeeze-excitation;
+ *   "segnet-tiny"       segmentation (output: per-pixel logits [batch, classes, H, W]): a
+ *                       depthwise-separable encoder down to 1/16, a decoder that upsamples by 2
+ *                       and concatenates the encoder's map of that size at each step up to
+ *                       1/4, logits there, upsampled bilinearly to full size and combined
+ *                       with the image itself by a 1x1 convolution;
+ *   "fcos-tiny"         detection (output [batch, classes + 5, H / 8, W / 8]: class logits,
+ *                       distances l, t, r, b in pixels, centre-ness logit; trained on boxes,
+ *                       read by leancv detect --head fcos): the same encoder, its 1/16 map
+ *                       merged into the 1/8 one, and FCOS classification / regression towers.
+ *                       Both need H and W multiples of 16.
  * An optional "arch:" prefix is accepted. *data: caller frees with lcv_build_free_buffer.
  * errbuf (borrowed, may be NULL) receives a message of at most errcap bytes on failure (an
  * unknown name lists the known ones). Thread-safe. */

@@ -1,4 +1,5 @@
-/* leancv_train.h - training classifiers defined as ONNX graphs: a trainer holds the model's
+/* leancv_train.h - training classifiers (and per-pixel classifiers: semantic segmentation;
+ * one-level anchor-free detectors) defined as ONNX graphs: a trainer holds the model's
  * parameters, an optimizer and a learning-rate schedule; each step runs the training forward,
  * a loss, the backward (reverse-mode autodiff over the graph) and an update. Checkpoints save
  * and restore everything a run needs to continue exactly; the trained model is written back as
@@ -93,8 +94,9 @@ LCV_API lcv_train_params lcv_train_default_params(void);
 typedef struct lcv_trainer lcv_trainer;
 
 /* Creates a trainer for the ONNX classifier at path: its first input takes the images
- * (float32 [N, ...], dim 0 the batch), its first output gives the logits [N, classes]; the
- * initial parameters are the file's initializers. params: borrowed, may be NULL (defaults).
+ * (float32 [N, ...], dim 0 the batch), its first output gives the logits [N, classes], or
+ * per-pixel logits [N, classes, H, W] for segmentation; the initial parameters are the file's
+ * initializers. params: borrowed, may be NULL (defaults).
  * *out always receives a handle (unless out is NULL or memory ran out): on failure it holds
  * only the message for lcv_trainer_errmsg(); free it with lcv_trainer_free in both cases.
  * Thread-safe. */
@@ -110,7 +112,14 @@ LCV_API const char *lcv_trainer_errmsg(const lcv_trainer *t);
 /* One optimisation step on a batch: images (borrowed) as the model's first input, labels
  * (borrowed) int64 or int32 [N] in [0, classes). *loss (optional) receives the mean
  * cross-entropy of the batch before the update, *correct (optional) how many argmax
- * predictions matched the labels. A non-finite loss or gradient fails, naming the step,
+ * predictions matched the labels. A model with per-pixel logits [N, classes, H, W] takes label
+ * maps [N, H, W] instead: the loss is the cross-entropy averaged over all N * H * W pixels
+ * (PyTorch's F.cross_entropy on 4-D input) and *correct counts pixels. Boxes float32
+ * [N, K, 5] (x1, y1, x2, y2 in pixels, class; rows with class -1 unused) train a one-level
+ * detection head whose output is [N, classes + 5, H / s, W / s] (class logits, distances l, t,
+ * r, b > 0 in pixels, centre-ness logit; s the stride) with the FCOS loss (sigmoid focal loss,
+ * GIoU weighted by centre-ness, centre-ness BCE; docs/TRAINING.md); *correct is then 0.
+ * Distillation needs [N, classes] logits. A non-finite loss or gradient fails, naming the step,
  * before anything is updated. */
 LCV_API lcv_status lcv_trainer_step(lcv_trainer *t, const lcv_tensor *images,
                                     const lcv_tensor *labels, float *loss, int64_t *correct);

@@ -31,7 +31,9 @@ struct lcv_dataset {
     float scale;          /* applied to 8-bit pixels */
     const uint8_t *u8;    /* [count, c, h, w] 8-bit pixels held in memory, or NULL */
     const float *f32;     /* [count, c, h, w] float pixels (npy float32, used as they are) */
-    int64_t *labels;      /* owned, [count] */
+    int64_t *labels;      /* owned, [count]; NULL for label maps */
+    lcv_tensor *y_maps;   /* owned .npy label maps [N, h, w] (N >= count, checked), or NULL */
+    lcv_tensor *y_boxes;  /* owned .npy boxes float32 [N, K, 5] (checked), or NULL */
     void *pixels;         /* owned buffer behind u8 (IDX, cached folder) */
     lcv_tensor *x_tensor; /* owned .npy tensor behind u8 / f32 */
     char **class_names;   /* owned, [classes] (folders only) */
@@ -49,6 +51,12 @@ lcv_status lcv_data_open_idx(lcv_dataset *ds, const char *images, const char *la
                              const lcv_dataset_params *params, char *errbuf, size_t errcap);
 lcv_status lcv_data_open_npy(lcv_dataset *ds, const char *x_path, const char *y_path,
                              const lcv_dataset_params *params, char *errbuf, size_t errcap);
+/* Boxes per sample a data set may declare (K of [N, K, 5]). */
+#define LCV_DATA_MAX_BOXES 4096
+/* Sample i's boxes (ds->y_boxes, checked at open) as K * 5 floats at boxes. */
+void lcv_data_npy_boxes(const lcv_dataset *ds, int64_t i, float *boxes);
+/* Sample i's label map (ds->y_maps, checked at open) as h * w int64 values at labels. */
+void lcv_data_npy_map(const lcv_dataset *ds, int64_t i, int64_t *labels);
 /* cache_bytes: decode everything at open when the pixels fit in this many bytes. */
 lcv_status lcv_data_open_folder(lcv_dataset *ds, const char *dir, const lcv_dataset_params *params,
                                 uint64_t cache_bytes, char *errbuf, size_t errcap);

@@ -29,6 +29,8 @@ lcv_dataset_params lcv_dataset_default_params(void) {
 void lcv_dataset_free(lcv_dataset *ds) {
     if (!ds) return;
     free(ds->labels);
+    lcv_tensor_free(ds->y_maps);
+    lcv_tensor_free(ds->y_boxes);
     free(ds->pixels);
     lcv_tensor_free(ds->x_tensor);
     if (ds->class_names)
@@ -132,14 +134,64 @@ const char *lcv_dataset_class_name(const lcv_dataset *ds, int k) {
     return ds->class_names[k];
 }
 
-lcv_status lcv_dataset_get(const lcv_dataset *ds, int64_t i, float *pixels, int64_t *label,
-                           char *errbuf, size_t errcap) {
-    if (!ds || !pixels)
-        return lcv_data_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "data set: NULL argument");
+void lcv_dataset_label_shape(const lcv_dataset *ds, int64_t dims[2]) {
+    if (!dims) return;
+    dims[0] = ds && ds->y_maps ? ds->h : 0;
+    dims[1] = ds && ds->y_maps ? ds->w : 0;
+}
+
+static lcv_status check_index(const lcv_dataset *ds, int64_t i, char *errbuf, size_t errcap) {
     if (i < 0 || i >= ds->count)
         return lcv_data_fail(errbuf, errcap, LCV_ERR_INVALID_ARG,
                              "data set: sample %lld is outside 0..%lld", (long long)i,
                              (long long)ds->count - 1);
+    return LCV_OK;
+}
+
+lcv_status lcv_dataset_get_map(const lcv_dataset *ds, int64_t i, float *pixels, int64_t *labels,
+                               char *errbuf, size_t errcap) {
+    if (!ds || !labels)
+        return lcv_data_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "data set: NULL argument");
+    if (!ds->y_maps)
+        return lcv_data_fail(errbuf, errcap, LCV_ERR_INVALID_ARG,
+                             "data set: it has one label per sample, not label maps");
+    lcv_status st = check_index(ds, i, errbuf, errcap);
+    if (st == LCV_OK && pixels) st = lcv_dataset_get(ds, i, pixels, NULL, errbuf, errcap);
+    if (st == LCV_OK) lcv_data_npy_map(ds, i, labels);
+    return st;
+}
+
+int64_t lcv_dataset_box_rows(const lcv_dataset *ds) {
+    return ds && ds->y_boxes ? lcv_tensor_dim(ds->y_boxes, 1) : 0;
+}
+
+lcv_status lcv_dataset_get_boxes(const lcv_dataset *ds, int64_t i, float *pixels, float *boxes,
+                                 char *errbuf, size_t errcap) {
+    if (!ds || !boxes)
+        return lcv_data_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "data set: NULL argument");
+    if (!ds->y_boxes)
+        return lcv_data_fail(errbuf, errcap, LCV_ERR_INVALID_ARG,
+                             "data set: it has no boxes (its labels are classes or maps)");
+    lcv_status st = check_index(ds, i, errbuf, errcap);
+    if (st == LCV_OK && pixels) st = lcv_dataset_get(ds, i, pixels, NULL, errbuf, errcap);
+    if (st == LCV_OK) lcv_data_npy_boxes(ds, i, boxes);
+    return st;
+}
+
+lcv_status lcv_dataset_get(const lcv_dataset *ds, int64_t i, float *pixels, int64_t *label,
+                           char *errbuf, size_t errcap) {
+    if (!ds || !pixels)
+        return lcv_data_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "data set: NULL argument");
+    lcv_status st = check_index(ds, i, errbuf, errcap);
+    if (st != LCV_OK) return st;
+    if (label && ds->y_boxes)
+        return lcv_data_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "data set: sample %lld has "
+                             "boxes, not one label (lcv_dataset_get_boxes reads them)",
+                             (long long)i);
+    if (label && ds->y_maps)
+        return lcv_data_fail(errbuf, errcap, LCV_ERR_INVALID_ARG, "data set: sample %lld has a "
+                             "label map of %lld x %lld, not one label (lcv_dataset_get_map reads "
+                             "it)", (long long)i, (long long)ds->h, (long long)ds->w);
     size_t n = (size_t)(ds->c * ds->h * ds->w);
     if (ds->f32) {
         memcpy(pixels, ds->f32 + (size_t)i * n, n * sizeof(float));
@@ -150,7 +202,7 @@ lcv_status lcv_dataset_get(const lcv_dataset *ds, int64_t i, float *pixels, int6
         uint8_t *tmp = malloc(n);
         if (!tmp)
             return lcv_data_fail(errbuf, errcap, LCV_ERR_NOMEM, "data set: out of memory");
-        lcv_status st = lcv_data_folder_decode(ds, ds->files[i], tmp, errbuf, errcap);
+        st = lcv_data_folder_decode(ds, ds->files[i], tmp, errbuf, errcap);
         if (st == LCV_OK)
             for (size_t k = 0; k < n; k++) pixels[k] = (float)tmp[k] * ds->scale;
         free(tmp);

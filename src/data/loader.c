@@ -1,7 +1,8 @@
 /* loader.c - batches of a data set for training: the epoch's order (a permutation drawn from
- * seed and epoch), per-sample augmentation (zero-padded random crop, horizontal flip) drawn
- * from seed, epoch and sample index, normalisation, and a background thread that prepares the
- * next batch into the other of two slots while the caller works on the current one. Every
+ * seed and epoch), per-sample augmentation (zero-padded random crop, horizontal flip; a label
+ * map moves with its image) drawn from seed, epoch and sample index, normalisation, and a
+ * background thread that prepares the next batch into the other of two slots while the caller
+ * works on the current one. Every
  * random choice is a function of (seed, epoch, sample), never of timing, so the batches are
  * the same with or without prefetch and a resumed run sees what an uninterrupted one would. */
 #include <math.h>
@@ -31,6 +32,9 @@ struct lcv_loader {
     lcv_loader_params p;
     int64_t n, batches, sample; /* samples, batches per epoch, values per sample */
     int64_t c, h, w;
+    bool maps;       /* label maps [h, w] per sample instead of one label */
+    int64_t boxes;   /* boxes per sample ([boxes, 5] floats) instead of one label, or 0 */
+    int64_t *lscratch; /* maps: one sample's labels before augmentation */
     int64_t *perm;   /* [n] the epoch's order; written only while the worker is idle */
     int64_t epoch;   /* -1 before the first lcv_loader_start_epoch */
     int64_t next;    /* batch the next lcv_loader_next returns */
@@ -91,8 +95,10 @@ static bool cancelled(lcv_loader *l) {
     return c;
 }
 
-/* Writes sample src (C x H x W) into dst with sample i's crop/flip and the normalisation. */
-static void augment(const lcv_loader *l, int64_t i, const float *src, float *dst) {
+/* Writes sample src (C x H x W) into dst with sample i's crop/flip and the normalisation, and
+ * its label map lsrc (H x W, or NULL) into ldst with the same crop/flip. */
+static void augment(const lcv_loader *l, int64_t i, const float *src, float *dst,
+                    const int64_t *lsrc, int64_t *ldst) {
     int64_t pad = l->p.pad_crop, H = l->h, W = l->w;
     uint64_t s = stream(l->p.seed, l->epoch, 1 + (uint64_t)i);
     int64_t dy = pad, dx = pad; /* offset of the crop in the padded image */
@@ -115,6 +121,42 @@ static void augment(const lcv_loader *l, int64_t i, const float *src, float *dst
             }
         }
     }
+    for (int64_t y = 0; lsrc && y < H; y++) {
+        int64_t sy = y + dy - pad;
+        for (int64_t x = 0; x < W; x++) {
+            int64_t sx = (flip ? W - 1 - x : x) + dx - pad;
+            ldst[y * W + x] = sy >= 0 && sy < H && sx >= 0 && sx < W ? lsrc[sy * W + sx] : 0;
+        }
+    }
+}
+
+/* Moves sample i's boxes (k rows of x1, y1, x2, y2, class) with the crop/flip augment gives
+ * its image: clipped to the image, a box with no area left becomes unused (class -1). */
+static void augment_boxes(const lcv_loader *l, int64_t i, float *b, int64_t k) {
+    int64_t pad = l->p.pad_crop;
+    uint64_t s = stream(l->p.seed, l->epoch, 1 + (uint64_t)i);
+    int64_t dy = pad, dx = pad;
+    bool flip = false;
+    if (pad > 0) { /* the same draws as augment */
+        dy = (int64_t)rng_below(&s, (uint64_t)(2 * pad + 1));
+        dx = (int64_t)rng_below(&s, (uint64_t)(2 * pad + 1));
+    }
+    if (l->p.hflip) flip = (rng_next(&s) >> 63) != 0;
+    float W = (float)l->w, H = (float)l->h, ox = (float)(pad - dx), oy = (float)(pad - dy);
+    for (int64_t r = 0; r < k; r++, b += 5) {
+        if (b[4] < 0) continue;
+        float x1 = b[0] + ox, x2 = b[2] + ox;
+        if (flip) {
+            float t = x1;
+            x1 = W - x2;
+            x2 = W - t;
+        }
+        b[0] = fmaxf(x1, 0.0f);
+        b[2] = fminf(x2, W);
+        b[1] = fmaxf(b[1] + oy, 0.0f);
+        b[3] = fminf(b[3] + oy, H);
+        if (!(b[0] < b[2] && b[1] < b[3])) b[4] = -1.0f;
+    }
 }
 
 /* Fills slot s with batch b of the current epoch. */
@@ -130,9 +172,22 @@ static void prepare(lcv_loader *l, int64_t b, int s) {
     for (int64_t k = 0; k < cnt; k++) {
         if (cancelled(l)) return; /* the result will be discarded */
         int64_t i = l->perm[start + k];
-        sl->st = lcv_dataset_get(l->ds, i, l->scratch, &lab[k], sl->msg, sizeof sl->msg);
+        if (l->boxes) {
+            float *bx = (float *)(void *)lab + k * l->boxes * 5;
+            sl->st = lcv_dataset_get_boxes(l->ds, i, l->scratch, bx, sl->msg, sizeof sl->msg);
+            if (sl->st != LCV_OK) return;
+            augment(l, i, l->scratch, img + k * l->sample, NULL, NULL);
+            augment_boxes(l, i, bx, l->boxes);
+            continue;
+        }
+        if (l->maps)
+            sl->st = lcv_dataset_get_map(l->ds, i, l->scratch, l->lscratch, sl->msg,
+                                         sizeof sl->msg);
+        else
+            sl->st = lcv_dataset_get(l->ds, i, l->scratch, &lab[k], sl->msg, sizeof sl->msg);
         if (sl->st != LCV_OK) return;
-        augment(l, i, l->scratch, img + k * l->sample);
+        augment(l, i, l->scratch, img + k * l->sample, l->maps ? l->lscratch : NULL,
+                l->maps ? lab + k * l->h * l->w : NULL);
     }
 }
 
@@ -195,9 +250,11 @@ static lcv_status check_params(const lcv_loader_params *p, const lcv_dataset *ds
 }
 
 static lcv_status make_pair(const lcv_loader *l, int64_t b, lcv_tensor **img, lcv_tensor **lab) {
-    int64_t idims[4] = {b, l->c, l->h, l->w};
+    int64_t idims[4] = {b, l->c, l->h, l->w}, ldims[3] = {b, l->h, l->w};
+    int64_t bdims[3] = {b, l->boxes, 5};
     lcv_status st = lcv_tensor_create(LCV_DTYPE_FLOAT32, 4, idims, img);
-    if (st == LCV_OK) st = lcv_tensor_create(LCV_DTYPE_INT64, 1, &b, lab);
+    if (st == LCV_OK && l->boxes) st = lcv_tensor_create(LCV_DTYPE_FLOAT32, 3, bdims, lab);
+    else if (st == LCV_OK) st = lcv_tensor_create(LCV_DTYPE_INT64, l->maps ? 3 : 1, ldims, lab);
     return st;
 }
 
@@ -218,11 +275,15 @@ lcv_status lcv_loader_create(const lcv_dataset *ds, const lcv_loader_params *par
     l->h = ds->h;
     l->w = ds->w;
     l->sample = l->c * l->h * l->w;
+    l->maps = ds->y_maps != NULL;
+    l->boxes = lcv_dataset_box_rows(ds);
     l->batches = p.drop_last ? l->n / p.batch : (l->n + p.batch - 1) / p.batch;
     l->epoch = -1;
     l->ready_batch = -1;
     int64_t rem = p.drop_last ? 0 : l->n % p.batch;
-    uint64_t slot_bytes = (uint64_t)(p.batch + rem) * (uint64_t)l->sample * 4u;
+    uint64_t per = (uint64_t)l->sample * 4u + (l->maps ? (uint64_t)(l->h * l->w) * 8u : 0u) +
+                   (uint64_t)l->boxes * 20u;
+    uint64_t slot_bytes = (uint64_t)(p.batch + rem) * per;
     if (slot_bytes > MAX_SLOT_BYTES) {
         int64_t sample = l->sample;
         free(l);
@@ -232,7 +293,8 @@ lcv_status lcv_loader_create(const lcv_dataset *ds, const lcv_loader_params *par
     }
     l->perm = malloc((size_t)l->n * sizeof *l->perm);
     l->scratch = malloc((size_t)l->sample * sizeof *l->scratch);
-    st = l->perm && l->scratch ? LCV_OK : LCV_ERR_NOMEM;
+    if (l->maps) l->lscratch = malloc((size_t)(l->h * l->w) * sizeof *l->lscratch);
+    st = l->perm && l->scratch && (!l->maps || l->lscratch) ? LCV_OK : LCV_ERR_NOMEM;
     for (int s = 0; s < 2 && st == LCV_OK; s++) {
         st = make_pair(l, p.batch, &l->slots[s].img, &l->slots[s].lab);
         if (st == LCV_OK && rem)
@@ -280,6 +342,7 @@ void lcv_loader_free(lcv_loader *l) {
     }
     free(l->perm);
     free(l->scratch);
+    free(l->lscratch);
     free(l);
 }
 

@@ -106,10 +106,8 @@ static void node_name(const lcv_builder *b, const char *op_type, char *buf, size
     snprintf(buf, cap, "%s_%d", op_type, b->g->n_nodes);
 }
 
-/* A float32 initializer named "<owner>.<what>": uniform in +-bound, or `fill` when bound is 0.
- * Returns its graph id or -1. */
-static int add_param(lcv_builder *b, const char *owner, const char *what, int ndim,
-                     const int64_t *dims, double bound, float fill) {
+int lcv_bld_param(lcv_builder *b, const char *owner, const char *what, int ndim,
+                  const int64_t *dims, double bound, float fill) {
     if (b->st != LCV_OK) return -1;
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= dims[i]; /* < 2^45: every dim is bounded */
@@ -135,15 +133,15 @@ static int add_param(lcv_builder *b, const char *owner, const char *what, int nd
     return id;
 }
 
-int lcv_bld_const_i64(lcv_builder *b, const char *tag, int n, const int64_t *v) {
+int lcv_bld_const(lcv_builder *b, lcv_dtype dtype, const char *tag, int n, const void *v) {
     if (b->st != LCV_OK) return -1;
     char name[64];
     snprintf(name, sizeof name, "const_%d.%s", b->g->n_values, tag);
     int64_t dims[1] = {n};
     lcv_tensor *t;
-    if (lcv_tensor_create(LCV_DTYPE_INT64, 1, dims, &t) != LCV_OK)
+    if (lcv_tensor_create(dtype, 1, dims, &t) != LCV_OK)
         return lcv_bld_fail(b, LCV_ERR_NOMEM, "out of memory for a constant");
-    memcpy(t->data, v, sizeof *v * (size_t)n);
+    memcpy(t->data, v, lcv_tensor_nbytes(t));
     int id;
     if (lcv_graph_intern(b->g, name, &id, &b->err) != LCV_OK ||
         lcv_graph_set_initializer(b->g, id, t, &b->err) != LCV_OK) {
@@ -227,8 +225,8 @@ static int apply_act(lcv_builder *b, int x, lcv_build_act act) {
     }
     case LCV_BUILD_ACT_RELU6:
         if (b->relu6_min < 0) {
-            b->relu6_min = add_param(b, "relu6", "min", 0, NULL, 0.0, 0.0f);
-            b->relu6_max = add_param(b, "relu6", "max", 0, NULL, 0.0, 6.0f);
+            b->relu6_min = lcv_bld_param(b, "relu6", "min", 0, NULL, 0.0, 0.0f);
+            b->relu6_max = lcv_bld_param(b, "relu6", "max", 0, NULL, 0.0, 6.0f);
             if (b->st != LCV_OK) return -1;
         }
         return lcv_bld_node_ids(b, "Clip", 3, (const int[]){v.id, b->relu6_min, b->relu6_max},
@@ -282,9 +280,9 @@ int lcv_bld_conv(lcv_builder *b, int x, int out_c, int kernel, int stride, int g
     node_name(b, "Conv", owner, sizeof owner);
     int64_t cin_g = v.c / groups, fan_in = cin_g * kernel * kernel;
     double bound = 1.0 / sqrt((double)fan_in); /* kaiming_uniform_(a = sqrt(5)) */
-    int wid = add_param(b, owner, "weight", 4,
+    int wid = lcv_bld_param(b, owner, "weight", 4,
                         (const int64_t[]){out_c, cin_g, kernel, kernel}, bound, 0.0f);
-    int bid = bn ? -1 : add_param(b, owner, "bias", 1, (const int64_t[]){out_c}, bound, 0.0f);
+    int bid = bn ? -1 : lcv_bld_param(b, owner, "bias", 1, (const int64_t[]){out_c}, bound, 0.0f);
     if (b->st != LCV_OK) return -1;
     int ho = (v.h - 1) / stride + 1, wo = (v.w - 1) / stride + 1;
     lcv_node *n;
@@ -299,10 +297,10 @@ int lcv_bld_conv(lcv_builder *b, int x, int out_c, int kernel, int stride, int g
     if (bn) {
         node_name(b, "BatchNormalization", owner, sizeof owner);
         int64_t d[1] = {out_c};
-        int sc = add_param(b, owner, "scale", 1, d, 0.0, 1.0f);
-        int bi = add_param(b, owner, "bias", 1, d, 0.0, 0.0f);
-        int mu = add_param(b, owner, "running_mean", 1, d, 0.0, 0.0f);
-        int va = add_param(b, owner, "running_var", 1, d, 0.0, 1.0f);
+        int sc = lcv_bld_param(b, owner, "scale", 1, d, 0.0, 1.0f);
+        int bi = lcv_bld_param(b, owner, "bias", 1, d, 0.0, 0.0f);
+        int mu = lcv_bld_param(b, owner, "running_mean", 1, d, 0.0, 0.0f);
+        int va = lcv_bld_param(b, owner, "running_var", 1, d, 0.0, 1.0f);
         if (b->st != LCV_OK) return -1;
         y = lcv_bld_node_ids(b, "BatchNormalization", 5,
                              (const int[]){b->vals[y].id, sc, bi, mu, va}, out_c, ho, wo, &n);
@@ -435,8 +433,8 @@ int lcv_builder_linear(lcv_builder *b, int x, int out_features) {
     char owner[64];
     node_name(b, "Gemm", owner, sizeof owner);
     double bound = 1.0 / sqrt((double)in);
-    int wid = add_param(b, owner, "weight", 2, (const int64_t[]){out_features, in}, bound, 0.0f);
-    int bid = add_param(b, owner, "bias", 1, (const int64_t[]){out_features}, bound, 0.0f);
+    int wid = lcv_bld_param(b, owner, "weight", 2, (const int64_t[]){out_features, in}, bound, 0.0f);
+    int bid = lcv_bld_param(b, owner, "bias", 1, (const int64_t[]){out_features}, bound, 0.0f);
     if (b->st != LCV_OK) return -1;
     lcv_node *n;
     int y = lcv_bld_node_ids(b, "Gemm", 3, (const int[]){b->vals[x].id, wid, bid}, out_features,

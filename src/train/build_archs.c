@@ -1,7 +1,8 @@
-/* build_archs.c - named small classification architectures (lcv_build_arch), each written over
- * the public builder API of include/leancv_build.h as a user would: a CIFAR-style ResNet family
- * and tiny MobileNet v2 / v3, ShuffleNet v2 and GhostNet variants sized for Fashion-MNIST-like
- * inputs (28x28, a few classes); larger inputs get a strided stem. */
+/* build_archs.c - named small architectures (lcv_build_arch), each written over the public
+ * builder API of include/leancv_build.h as a user would: a CIFAR-style ResNet family and tiny
+ * MobileNet v2 / v3, ShuffleNet v2 and GhostNet variants sized for Fashion-MNIST-like inputs
+ * (28x28, a few classes; larger inputs get a strided stem), a tiny encoder-decoder segmenter
+ * and a tiny one-level anchor-free detector. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,8 +94,68 @@ static int ghostnet_tiny(lcv_builder *b) {
     return lcv_builder_global_avgpool(b, x);
 }
 
+/* The encoder segnet-tiny and fcos-tiny share: MobileNet v2 inverted residuals (expansion 4)
+ * halving the size four times, most of the depth at 1/8 and 1/16 where blocks cost little;
+ * the 5x5 depthwise kernels there give a receptive field of about 300 pixels, enough to see a
+ * whole object before labelling it. Returns the 1/16 map; *s4 and *s8 receive the 1/4 and 1/8
+ * ones for the decoders' skip connections. */
+static int dense_encoder(lcv_builder *b, int in, int *s4, int *s8) {
+    int x = lcv_builder_conv(b, in, 16, 3, 2, 1, R);
+    x = lcv_builder_inverted_residual(b, x, 24, 3, 2, 4, 0, R);
+    *s4 = x = lcv_builder_inverted_residual(b, x, 24, 3, 1, 4, 0, R);
+    x = lcv_builder_inverted_residual(b, x, 48, 3, 2, 4, 0, R);
+    for (int i = 0; i < 2; i++) x = lcv_builder_inverted_residual(b, x, 48, 5, 1, 4, 0, R);
+    *s8 = x;
+    x = lcv_builder_inverted_residual(b, x, 96, 3, 2, 4, 0, R);
+    for (int i = 0; i < 3; i++) x = lcv_builder_inverted_residual(b, x, 96, 5, 1, 4, 0, R);
+    return x;
+}
+
+/* x upsampled by 2 (nearest), concatenated with the skip map of that size, and mixed by a
+ * depthwise-separable block of `out` channels: one step of a U-Net / feature-pyramid decoder. */
+static int merge_up(lcv_builder *b, int x, int skip, int out) {
+    return lcv_builder_dwsep(b, lcv_builder_concat(b, lcv_builder_upsample(b, x, 2, 0), skip), out,
+                             3, 1, R);
+}
+
+/* A U-Net-shaped (Ronneberger et al. 2015) segmenter: the dense encoder, decoder steps back up
+ * to 1/4, logits there; they are upsampled bilinearly to full size and a 1x1 convolution weighs
+ * them against the image itself, which draws the boundaries with the background at full
+ * resolution without full-resolution feature maps (most of a decoder's training time
+ * otherwise). */
+static int segnet_tiny(lcv_builder *b, int classes) {
+    int in = lcv_builder_input(b), s4, s8;
+    int x = dense_encoder(b, in, &s4, &s8);
+    x = merge_up(b, merge_up(b, x, s8, 64), s4, 32);
+    x = lcv_builder_head_conv(b, x, classes, 1, 0.0f);
+    x = lcv_builder_concat(b, lcv_builder_upsample(b, x, 4, 1), in);
+    return lcv_builder_head_conv(b, x, classes, 1, 0.0f);
+}
+
+/* An FCOS-style (Tian et al. 2019) anchor-free detector at one level, stride 8: the dense
+ * encoder, its 1/16 map merged into the 1/8 one (a one-step feature pyramid), and two towers
+ * of depthwise-separable blocks: classification (sigmoid scores, prior 0.01) and regression
+ * (distances l, t, r, b = exp(.) times a learned scale starting at the stride; centre-ness
+ * beside them, as FCOS places it). Output [batch, classes + 5, H / 8, W / 8]: the class
+ * logits, the four distances in pixels, the centre-ness logit (leancv detect --head fcos reads
+ * this layout as one output). */
+static int fcos_tiny(lcv_builder *b, int classes) {
+    int s4, s8, x = dense_encoder(b, lcv_builder_input(b), &s4, &s8);
+    x = merge_up(b, x, s8, 96);
+    int cls = x, reg = x;
+    for (int i = 0; i < 2; i++) {
+        cls = lcv_builder_dwsep(b, cls, 96, 3, 1, R);
+        reg = lcv_builder_dwsep(b, reg, 96, 3, 1, R);
+    }
+    cls = lcv_builder_head_conv(b, cls, classes, 3, 0.01f);
+    int box = lcv_builder_scaled_exp(b, lcv_builder_head_conv(b, reg, 4, 3, 0.0f), 8.0f);
+    int ctr = lcv_builder_head_conv(b, reg, 1, 3, 0.0f);
+    return lcv_builder_concat(b, lcv_builder_concat(b, cls, box), ctr);
+}
+
 static const char *const NAMES[] = {"resnet8", "mobilenetv2-tiny", "mobilenetv3-tiny",
-                                    "shufflenetv2-tiny", "ghostnet-tiny"};
+                                    "shufflenetv2-tiny", "ghostnet-tiny", "segnet-tiny",
+                                    "fcos-tiny"};
 
 const char *lcv_build_arch_name(int i) {
     return i >= 0 && i < (int)(sizeof NAMES / sizeof NAMES[0]) ? NAMES[i] : NULL;
@@ -151,9 +212,18 @@ lcv_status lcv_build_arch(const char *name, int channels, int height, int width,
         set_err(errbuf, errcap, "unknown architecture '%s' (known: %s)", name, msg);
         return LCV_ERR_INVALID_ARG;
     }
+    if (which >= 5 && (height % 16 || width % 16)) {
+        snprintf(msg, sizeof msg, "images of %dx%d: height and width must be multiples of 16",
+                 height, width);
+        set_err(errbuf, errcap, "architecture '%s': %s", name, msg);
+        return LCV_ERR_INVALID_ARG;
+    }
     lcv_builder *b;
     lcv_status st = lcv_builder_create(channels, height, width, seed, &b);
-    if (st == LCV_OK) {
+    if (st == LCV_OK && which >= 5) {
+        st = lcv_builder_finish(b, which == 5 ? segnet_tiny(b, classes) : fcos_tiny(b, classes),
+                                data, size);
+    } else if (st == LCV_OK) {
         int x = which == 0   ? resnet(b, (int)(depth - 2) / 6, (int)rwidth)
                 : which == 1 ? mobilenetv2_tiny(b)
                 : which == 2 ? mobilenetv3_tiny(b)

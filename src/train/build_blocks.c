@@ -79,7 +79,8 @@ static int channel_shuffle(lcv_builder *b, int x, int groups) {
     /* dim 0 of a Reshape shape copies the input's batch (allowzero = 0) */
     int64_t split[5] = {0, groups, v.c / groups, v.h, v.w}, back[4] = {0, v.c, v.h, v.w};
     int64_t perm[5] = {0, 2, 1, 3, 4};
-    int s1 = lcv_bld_const_i64(b, "shape", 5, split), s2 = lcv_bld_const_i64(b, "shape", 4, back);
+    int s1 = lcv_bld_const(b, LCV_DTYPE_INT64, "shape", 5, split);
+    int s2 = lcv_bld_const(b, LCV_DTYPE_INT64, "shape", 4, back);
     if (s1 < 0 || s2 < 0) return -1;
     lcv_node *n;
     int r = lcv_bld_node_ids(b, "Reshape", 2, (const int[]){v.id, s1}, v.c, v.h, v.w, NULL);

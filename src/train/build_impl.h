@@ -48,8 +48,14 @@ int lcv_bld_node_ids(lcv_builder *b, const char *op_type, int n_in, const int *i
 bool lcv_bld_set_int(lcv_builder *b, lcv_node *n, const char *name, int64_t v);
 bool lcv_bld_set_float(lcv_builder *b, lcv_node *n, const char *name, float v);
 bool lcv_bld_set_ints(lcv_builder *b, lcv_node *n, const char *name, int cnt, const int64_t *v);
-/* An int64 1-D constant of n values; returns its graph value id or -1. */
-int lcv_bld_const_i64(lcv_builder *b, const char *tag, int n, const int64_t *v);
+/* A float32 parameter (initializer) named owner.what of ndim dims: uniform in [-bound, bound]
+ * from the builder's generator when bound > 0, else every value fill. Returns its graph value
+ * id or -1. */
+int lcv_bld_param(lcv_builder *b, const char *owner, const char *what, int ndim,
+                  const int64_t *dims, double bound, float fill);
+/* A 1-D constant (not a parameter) of n values of dtype copied from v; returns its graph
+ * value id or -1. */
+int lcv_bld_const(lcv_builder *b, lcv_dtype dtype, const char *tag, int n, const void *v);
 /* Split of a map into two equal channel halves: *lo and *hi get the handles. */
 lcv_status lcv_bld_split_half(lcv_builder *b, int x, int *lo, int *hi);
 /* Concatenation of maps of equal H, W along channels. */

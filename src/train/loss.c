@@ -1,7 +1,8 @@
-/* loss.c - training losses and their gradients: softmax cross-entropy with label smoothing,
- * MSE, L1 and response distillation (Hinton KD, also the KL terms of mutual and
- * self-distillation); feature and relation losses are in distill_loss.c. Row statistics are
- * accumulated in double so the values match PyTorch's float32 results to well under 1e-5. */
+/* loss.c - training losses and their gradients: softmax cross-entropy with label smoothing
+ * (per sample, or per pixel for segmentation), MSE, L1 and response distillation (Hinton KD,
+ * also the KL terms of mutual and self-distillation); feature and relation losses are in
+ * distill_loss.c. Row statistics are accumulated in double so the values match PyTorch's
+ * float32 results to well under 1e-5. */
 #include <math.h>
 #include <string.h>
 
@@ -68,6 +69,88 @@ lcv_status lcv_loss_softmax_ce(const float *logits, const int64_t *labels, int64
     *loss = 0.0;
     ce_rows(logits, labels, n, k, smoothing, 1.0, dlogits, true, loss);
     return LCV_OK;
+}
+
+/* Pixels go through in chunks so each class plane is read contiguously and the per-pixel
+ * statistics stay on the stack. */
+#define CE_MAP_CHUNK 256
+
+lcv_status lcv_loss_softmax_ce_map(const float *logits, const int64_t *labels, int64_t n,
+                                   int64_t k, int64_t hw, float smoothing, float *dlogits,
+                                   double *loss, lcv_err *e) {
+    lcv_status st = check_dims(n, k, "per-pixel cross-entropy", e);
+    if (st != LCV_OK) return st;
+    if (hw < 1)
+        return lcv_fail(e, LCV_ERR_SHAPE, "per-pixel cross-entropy: %lld pixels per image",
+                        (long long)hw);
+    if (!labels) return check_labels(labels, n, k, e);
+    for (int64_t i = 0; i < n * hw; i++)
+        if (labels[i] < 0 || labels[i] >= k)
+            return lcv_fail(e, LCV_ERR_INVALID_ARG, "label %lld of image %lld at pixel %lld is "
+                            "outside [0, %lld) (the model has %lld classes)",
+                            (long long)labels[i], (long long)(i / hw), (long long)(i % hw),
+                            (long long)k, (long long)k);
+    if (!(smoothing >= 0.0f && smoothing < 1.0f))
+        return lcv_fail(e, LCV_ERR_INVALID_ARG, "label smoothing %g is outside [0, 1)",
+                        (double)smoothing);
+    double eps = smoothing, off = eps / (double)k, on = 1.0 - eps + off, total = 0.0;
+    double scale = 1.0 / ((double)n * (double)hw);
+    for (int64_t i = 0; i < n; i++) {
+        const float *x = logits + i * k * hw;
+        const int64_t *y = labels + i * hw;
+        for (int64_t p0 = 0; p0 < hw; p0 += CE_MAP_CHUNK) {
+            int64_t m = hw - p0 < CE_MAP_CHUNK ? hw - p0 : CE_MAP_CHUNK;
+            double mx[CE_MAP_CHUNK], sum[CE_MAP_CHUNK], sx[CE_MAP_CHUNK];
+            for (int64_t q = 0; q < m; q++) {
+                mx[q] = -INFINITY;
+                sum[q] = sx[q] = 0.0;
+            }
+            for (int64_t j = 0; j < k; j++) {
+                const float *r = x + j * hw + p0;
+                for (int64_t q = 0; q < m; q++)
+                    if ((double)r[q] > mx[q]) mx[q] = r[q];
+            }
+            for (int64_t j = 0; j < k; j++) {
+                const float *r = x + j * hw + p0;
+                for (int64_t q = 0; q < m; q++) {
+                    sum[q] += exp((double)r[q] - mx[q]);
+                    sx[q] += (double)r[q];
+                }
+            }
+            for (int64_t q = 0; q < m; q++) {
+                double lse = log(sum[q]), shift = mx[q] + lse;
+                double logp_y = (double)x[y[p0 + q] * hw + p0 + q] - shift;
+                total += -(1.0 - eps) * logp_y - off * (sx[q] - (double)k * shift);
+                sum[q] = shift; /* reused: what turns a logit into a log-probability */
+            }
+            if (!dlogits) continue;
+            float *d = dlogits + i * k * hw;
+            for (int64_t j = 0; j < k; j++) {
+                const float *r = x + j * hw + p0;
+                float *dr = d + j * hw + p0;
+                for (int64_t q = 0; q < m; q++) {
+                    double pr = exp((double)r[q] - sum[q]), t = y[p0 + q] == j ? on : off;
+                    dr[q] = (float)((pr - t) * scale);
+                }
+            }
+        }
+    }
+    *loss = total * scale;
+    return LCV_OK;
+}
+
+int64_t lcv_loss_correct_map(const float *logits, const int64_t *labels, int64_t n, int64_t k,
+                             int64_t hw) {
+    int64_t c = 0;
+    for (int64_t i = 0; labels && i < n; i++)
+        for (int64_t p = 0; p < hw; p++) {
+            const float *x = logits + i * k * hw + p;
+            int64_t arg = 0;
+            for (int64_t j = 1; j < k; j++)
+                if (x[j * hw] > x[arg * hw]) arg = j;
+            c += arg == labels[i * hw + p];
+        }
+    return c;
 }
 
 lcv_status lcv_loss_mse(const float *a, const float *b, int64_t n, float *da, double *loss,

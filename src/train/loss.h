@@ -12,6 +12,41 @@
 lcv_status lcv_loss_softmax_ce(const float *logits, const int64_t *labels, int64_t n, int64_t k,
                                float smoothing, float *dlogits, double *loss, lcv_err *e);
 
+/* Per-pixel softmax cross-entropy (segmentation) of logits [n, k, hw] (NCHW with hw = H * W)
+ * against label maps [n, hw] (each in [0, k)), mean over the n * hw pixels, with label smoothing
+ * as above: PyTorch's F.cross_entropy on 4-D input. dlogits [n, k, hw] or NULL. */
+lcv_status lcv_loss_softmax_ce_map(const float *logits, const int64_t *labels, int64_t n,
+                                   int64_t k, int64_t hw, float smoothing, float *dlogits,
+                                   double *loss, lcv_err *e);
+
+/* The detection loss of a one-level anchor-free head (loss_det.c, FCOS). */
+typedef struct lcv_fcos_params {
+    float alpha, gamma; /* focal loss: 0.25, 2 */
+    float radius;       /* centre sampling: a location within radius * stride of a box's centre
+                         * (on both axes) and inside it may take it; 1.5 */
+} lcv_fcos_params;
+lcv_fcos_params lcv_fcos_default_params(void);
+
+/* The three terms of a detection loss and the number of positive locations. */
+typedef struct lcv_fcos_terms {
+    double cls, box, ctr;
+    int64_t positives;
+} lcv_fcos_terms;
+
+/* FCOS loss of head outputs out [n, classes + 5, h, w] (channels: class logits, distances l, t,
+ * r, b in pixels (positive), centre-ness logit) against boxes [n, k_max, 5] (x1, y1, x2, y2 in
+ * pixels, class; rows with a negative class are unused). Location (gx, gy) sits at
+ * (gx * stride + stride / 2, same for y) (lcv_decode_fcos's convention) and is positive for the
+ * smallest box that contains it strictly and whose centre is within radius * stride on both
+ * axes. Loss = sum of sigmoid focal losses over all locations and classes / P + sum over
+ * positives of c * (1 - GIoU) / sum of c + sum over positives of BCE(centre-ness logit, c) / P,
+ * where P = max(1, positives) and c = sqrt(min(l, r) / max(l, r) * min(t, b) / max(t, b)) is the
+ * centre-ness target. dout (or NULL) receives the gradient; terms (or NULL) the parts. */
+lcv_status lcv_loss_fcos(const float *out, const float *boxes, int64_t n, int64_t classes,
+                         int64_t h, int64_t w, int64_t k_max, int stride,
+                         const lcv_fcos_params *fp, float *dout, lcv_fcos_terms *terms,
+                         double *loss, lcv_err *e);
+
 /* Mean squared error over n elements: mean((a - b)^2); da = 2 (a - b) / n or NULL. */
 lcv_status lcv_loss_mse(const float *a, const float *b, int64_t n, float *da, double *loss,
                         lcv_err *e);
@@ -67,5 +102,9 @@ lcv_status lcv_loss_rkd(const float *es, int64_t ds, const float *et, int64_t dt
 
 /* Rows of logits [n, k] whose first maximum is at the label. */
 int64_t lcv_loss_correct(const float *logits, const int64_t *labels, int64_t n, int64_t k);
+/* Pixels of logits [n, k, hw] whose first maximum over the k classes is at the label map's
+ * class ([n, hw]). */
+int64_t lcv_loss_correct_map(const float *logits, const int64_t *labels, int64_t n, int64_t k,
+                             int64_t hw);
 
 #endif

@@ -1,7 +1,7 @@
 /* trainer.c - the public training API (include/leancv_train.h): creating a trainer from an ONNX
- * classifier, optimisation steps (training forward, cross-entropy or distillation loss,
- * backward, non-finite checks, optimizer update) and evaluation. Checkpoints are in
- * checkpoint.c. */
+ * classifier, segmenter or detector, optimisation steps (training forward, cross-entropy per
+ * sample or per pixel, the detection loss, or distillation loss, backward, non-finite checks,
+ * optimizer update) and evaluation. Checkpoints are in checkpoint.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +51,7 @@ void lcv_trainer_free(lcv_trainer *t) {
     free(t->grads);
     free(t->buffers);
     free(t->labels);
+    free(t->boxes);
     free(t);
 }
 
@@ -182,12 +183,35 @@ lcv_status lcv_trainer_create_file(const char *path, const lcv_train_params *par
     return st;
 }
 
-/* Labels as int64 [N] in t->labels. */
-static lcv_status read_labels(lcv_trainer *t, const lcv_tensor *labels, int64_t n) {
-    if (!labels || labels->ndim != 1 || labels->dims[0] != n ||
+/* Boxes float32 [N, K, 5] in t->boxes (checked by the loss). */
+static lcv_status read_boxes(lcv_trainer *t, const lcv_tensor *labels) {
+    int64_t n = lcv_tensor_count(labels);
+    if (n > t->boxes_cap) {
+        float *b = realloc(t->boxes, sizeof(float) * (size_t)n);
+        if (!b) return lcv_fail(&t->err, LCV_ERR_NOMEM, "out of memory for %lld box values",
+                                (long long)n);
+        t->boxes = b;
+        t->boxes_cap = n;
+    }
+    memcpy(t->boxes, labels->data, sizeof(float) * (size_t)n);
+    t->box_rows = labels->dims[1];
+    return LCV_OK;
+}
+
+/* Labels as int64 [N] or label maps [N, H, W] in t->labels (checked against the logits after
+ * the forward, check_label_maps), or boxes float32 [N, K, 5] in t->boxes. */
+static lcv_status read_labels(lcv_trainer *t, const lcv_tensor *labels, int64_t rows) {
+    if (labels && labels->dtype == LCV_DTYPE_FLOAT32 && labels->ndim == 3 &&
+        labels->dims[0] == rows && labels->dims[2] == 5)
+        return read_boxes(t, labels);
+    if (!labels || (labels->ndim != 1 && labels->ndim != 3) || labels->dims[0] != rows ||
         (labels->dtype != LCV_DTYPE_INT64 && labels->dtype != LCV_DTYPE_INT32))
-        return lcv_fail(&t->err, LCV_ERR_INVALID_ARG,
-                        "labels must be int64 or int32 [%lld] (one per image)", (long long)n);
+        return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "labels must be int64 or int32 [%lld] (one "
+                        "per image) or label maps [%lld, H, W], or boxes float32 [%lld, K, 5]",
+                        (long long)rows, (long long)rows, (long long)rows);
+    int64_t n = lcv_tensor_count(labels);
+    t->label_h = labels->ndim == 3 ? labels->dims[1] : 0;
+    t->label_w = labels->ndim == 3 ? labels->dims[2] : 0;
     if (n > t->labels_cap) {
         int64_t *l = realloc(t->labels, sizeof(int64_t) * (size_t)n);
         if (!l)
@@ -210,14 +234,16 @@ static lcv_status check_images(lcv_trainer *t, const lcv_tensor *images) {
     return LCV_OK;
 }
 
-/* The logits of the last forward: float32 [N, classes]. */
+/* The logits of the last forward: float32 [N, classes] or per-pixel [N, classes, H, W]. */
 static const lcv_tensor *get_logits(lcv_trainer *t, int64_t n) {
     const lcv_tensor *lg = lcv_autodiff_value(t->ad, t->logits_value);
-    if (!lg || lg->dtype != LCV_DTYPE_FLOAT32 || lg->ndim != 2 || lg->dims[0] != n ||
-        lg->dims[1] < 1) {
+    if (!lg || lg->dtype != LCV_DTYPE_FLOAT32 || (lg->ndim != 2 && lg->ndim != 4) ||
+        lg->dims[0] != n || lg->dims[1] < 1 || lcv_tensor_count(lg) < 1) {
         char buf[160];
-        lcv_fail(&t->err, LCV_ERR_SHAPE, "output '%s' must be float32 logits [%lld, classes], got "
-                 "%s %s", lcv_autodiff_graph(t->ad)->values[t->logits_value].name, (long long)n,
+        lcv_fail(&t->err, LCV_ERR_SHAPE, "output '%s' must be float32 logits [%lld, classes] (or "
+                 "[%lld, classes, H, W] per pixel), got %s %s",
+                 lcv_autodiff_graph(t->ad)->values[t->logits_value].name, (long long)n,
+                 (long long)n,
                  lg ? lcv_dtype_name(lg->dtype) : "nothing",
                  lg ? lcv_shape_str(lg->ndim, lg->dims, buf, sizeof buf) : "");
         return NULL;
@@ -241,13 +267,57 @@ static const char *nonfinite_grad(lcv_trainer *t) {
     return "?";
 }
 
-/* The cross-entropy loss of lcv_trainer_step. */
+/* Whether the labels read by read_labels suit logits lg: one per row for [N, classes], a map
+ * of the logits' H x W for [N, classes, H, W]. */
+static lcv_status check_label_maps(lcv_trainer *t, const lcv_tensor *lg) {
+    bool map = lg->ndim == 4;
+    if (!map && t->label_h == 0) return LCV_OK;
+    if (map && t->label_h == lg->dims[2] && t->label_w == lg->dims[3]) return LCV_OK;
+    if (!map)
+        return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "the labels are maps of %lld x %lld but the "
+                        "model's logits are [%lld, %lld] (one per image)", (long long)t->label_h,
+                        (long long)t->label_w, (long long)lg->dims[0], (long long)lg->dims[1]);
+    return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "per-pixel logits [%lld, %lld, %lld, %lld] need "
+                    "label maps [%lld, %lld, %lld], got %s", (long long)lg->dims[0],
+                    (long long)lg->dims[1], (long long)lg->dims[2], (long long)lg->dims[3],
+                    (long long)lg->dims[0], (long long)lg->dims[2], (long long)lg->dims[3],
+                    t->label_h ? "maps of another size" : "one label per image");
+}
+
+/* The detection loss of a step with boxes: the head's output [N, classes + 5, h, w] at a stride
+ * that divides the image size evenly. */
+static lcv_status det_loss(lcv_trainer *t, const lcv_tensor *out, double *loss) {
+    char buf[160];
+    int64_t h = out->ndim == 4 ? out->dims[2] : 0, w = out->ndim == 4 ? out->dims[3] : 0;
+    if (out->ndim != 4 || out->dims[1] < 6 || t->image_h % h || t->image_w % w ||
+        t->image_h / h != t->image_w / w || t->image_h / h > 1024)
+        return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "boxes need a detection head's output [N, "
+                        "classes + 5, H / s, W / s] (class logits, distances l, t, r, b, "
+                        "centre-ness) for images of %lld x %lld; the model gives %s",
+                        (long long)t->image_h, (long long)t->image_w,
+                        lcv_shape_str(out->ndim, out->dims, buf, sizeof buf));
+    lcv_tensor *seed = lcv_autodiff_seed(t->ad, t->logits_value, &t->err);
+    if (!seed) return LCV_ERR_INTERNAL;
+    lcv_fcos_params fp = lcv_fcos_default_params();
+    return lcv_loss_fcos(out->data, t->boxes, out->dims[0], out->dims[1] - 5, h, w, t->box_rows,
+                         (int)(t->image_h / h), &fp, seed->data, NULL, loss, &t->err);
+}
+
+/* The loss of lcv_trainer_step: cross-entropy per sample, or per pixel for [N, K, H, W], or the
+ * detection loss when the labels are boxes. */
 static lcv_status ce_loss(lcv_trainer *t, const void *ctx, const lcv_tensor *lg, bool labelled,
                           double *loss) {
     (void)ctx;
     (void)labelled;
+    if (t->box_rows) return det_loss(t, lg, loss);
+    lcv_status st = check_label_maps(t, lg);
+    if (st != LCV_OK) return st;
     lcv_tensor *seed = lcv_autodiff_seed(t->ad, t->logits_value, &t->err);
     if (!seed) return LCV_ERR_INTERNAL;
+    if (lg->ndim == 4)
+        return lcv_loss_softmax_ce_map(lg->data, t->labels, lg->dims[0], lg->dims[1],
+                                       lg->dims[2] * lg->dims[3], t->p.label_smoothing,
+                                       seed->data, loss, &t->err);
     return lcv_loss_softmax_ce(lg->data, t->labels, lg->dims[0], lg->dims[1],
                                t->p.label_smoothing, seed->data, loss, &t->err);
 }
@@ -274,6 +344,9 @@ lcv_status lcv_trainer_run_step(lcv_trainer *t, const lcv_tensor *images,
     lcv_status st = check_images(t, images);
     if (st != LCV_OK) return st;
     int64_t n = images->dims[0], step = lcv_optim_steps(t->opt);
+    t->label_h = t->label_w = t->box_rows = 0;
+    t->image_h = images->ndim == 4 ? images->dims[2] : 0;
+    t->image_w = images->ndim == 4 ? images->dims[3] : 0;
     if (need_labels || labels) {
         st = read_labels(t, labels, n);
         if (st != LCV_OK) return st;
@@ -285,6 +358,10 @@ lcv_status lcv_trainer_run_step(lcv_trainer *t, const lcv_tensor *images,
     const lcv_tensor *lg = st == LCV_OK ? get_logits(t, n) : NULL;
     double loss = 0.0;
     if (st == LCV_OK && !lg) st = LCV_ERR_SHAPE;
+    if (st == LCV_OK && (lg->ndim == 4 || t->label_h || t->box_rows) && fn != ce_loss)
+        st = lcv_fail(&t->err, LCV_ERR_UNSUPPORTED, "distillation needs logits [N, classes] and "
+                      "one label per image (the model's logits have rank %d, the labels are %s)",
+                      lg->ndim, t->label_h ? "maps" : t->box_rows ? "boxes" : "one per image");
     if (st == LCV_OK) st = fn(t, ctx, lg, labels != NULL, &loss);
     if (st == LCV_OK && !isfinite(loss))
         st = lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "the loss is not finite (%g)", loss);
@@ -308,7 +385,13 @@ lcv_status lcv_trainer_run_step(lcv_trainer *t, const lcv_tensor *images,
     lcv_autodiff_params_changed(t->ad);
     t->rng = rng;
     if (loss_out) *loss_out = (float)loss;
-    if (correct) *correct = labels ? lcv_loss_correct(lg->data, t->labels, n, lg->dims[1]) : 0;
+    if (correct && t->box_rows)
+        *correct = 0; /* a detector has no per-label accuracy */
+    else if (correct && lg->ndim == 4)
+        *correct = labels ? lcv_loss_correct_map(lg->data, t->labels, n, lg->dims[1],
+                                                 lg->dims[2] * lg->dims[3]) : 0;
+    else if (correct)
+        *correct = labels ? lcv_loss_correct(lg->data, t->labels, n, lg->dims[1]) : 0;
     return LCV_OK;
 }
 

@@ -21,8 +21,13 @@ struct lcv_trainer {
     int logits_value;       /* graph output 0 */
     int64_t epoch;
     uint64_t rng;           /* advanced once per successful step */
-    int64_t *labels;        /* the batch's labels as int64 */
+    int64_t *labels;        /* the batch's labels as int64 ([N] or label maps [N, H, W]) */
     int64_t labels_cap;
+    int64_t label_h, label_w; /* the batch's label map size, 0 x 0 for one label per image */
+    float *boxes;           /* detection: the batch's boxes [N, box_rows, 5] */
+    int64_t boxes_cap;
+    int64_t box_rows;       /* boxes per image (0: the labels are classes or maps) */
+    int64_t image_h, image_w; /* the batch's image size (a detector's stride comes from it) */
     struct lcv_kd *kd;      /* distillation (distill.c), NULL without params.distill */
 };
 

@@ -15,6 +15,9 @@ import torch
 import torch.nn.functional as F
 from onnx import numpy_helper
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from onnx_torch import run_torch  # noqa: E402
+
 LEANCV, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 os.makedirs(WORK, exist_ok=True)
 failures = []
@@ -24,65 +27,6 @@ def check(cond, what):
     if not cond:
         failures.append(what)
         print("FAIL:", what, file=sys.stderr)
-
-
-def attrs(node):
-    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-
-
-def run_torch(model, x):
-    """Evaluates the graph in float64 with torch, one ONNX op at a time."""
-    env = {i.name: torch.from_numpy(numpy_helper.to_array(i).copy()) for i in model.graph.initializer}
-    env = {k: (v.double() if v.is_floating_point() else v) for k, v in env.items()}
-    env[model.graph.input[0].name] = torch.from_numpy(x).double()
-    for n in model.graph.node:
-        a, ins = attrs(n), [env[i] if i else None for i in n.input]
-        op = n.op_type
-        if op == "Conv":
-            p = a["pads"]
-            y = F.conv2d(ins[0], ins[1], ins[2] if len(ins) > 2 else None, stride=a["strides"],
-                         padding=(p[0], p[1]), groups=a.get("group", 1))
-            check(p[0] == p[2] and p[1] == p[3], f"{n.name}: asymmetric pads {p}")
-        elif op == "BatchNormalization":
-            y = F.batch_norm(ins[0], ins[3], ins[4], ins[1], ins[2], training=False,
-                             eps=a.get("epsilon", 1e-5))
-        elif op == "Relu":
-            y = F.relu(ins[0])
-        elif op == "Clip":
-            y = torch.clamp(ins[0], float(ins[1]), float(ins[2]))
-        elif op == "HardSwish":
-            y = F.hardswish(ins[0])
-        elif op == "HardSigmoid":
-            check(abs(a["alpha"] - 1 / 6) < 1e-7 and a["beta"] == 0.5, f"{n.name}: {a}")
-            y = F.hardsigmoid(ins[0])
-        elif op == "Sigmoid":
-            y = torch.sigmoid(ins[0])
-        elif op == "Mul":
-            y = ins[0] * ins[1]
-        elif op == "Add":
-            y = ins[0] + ins[1]
-        elif op == "GlobalAveragePool":
-            y = ins[0].mean(dim=(2, 3), keepdim=True)
-        elif op == "Flatten":
-            y = torch.flatten(ins[0], a.get("axis", 1))
-        elif op == "Gemm":
-            check(a.get("transB") == 1, f"{n.name}: transB")
-            y = F.linear(ins[0], ins[1], ins[2])
-        elif op == "Reshape":
-            shape = [ins[0].shape[i] if s == 0 else int(s) for i, s in enumerate(ins[1].tolist())]
-            y = ins[0].reshape(shape)
-        elif op == "Transpose":
-            y = ins[0].permute(*a["perm"])
-        elif op == "Split":
-            check(len(ins) == 1, f"{n.name}: sizes given")
-            y = torch.chunk(ins[0], len(n.output), dim=a.get("axis", 0))
-        elif op == "Concat":
-            y = torch.cat(ins, dim=a["axis"])
-        else:
-            raise RuntimeError(f"op {op} not handled by the checker")
-        for name, v in zip(n.output, y if isinstance(y, tuple) else (y,)):
-            env[name] = v
-    return env[model.graph.output[0].name].numpy()
 
 
 def build(arch, path, chw="1x28x28", classes=10, seed=0):
@@ -164,7 +108,7 @@ for arch, chw, classes in [("mobilenetv3-tiny", "3x19x17", 7), ("shufflenetv2-ti
         if r.returncode:
             continue
         got = np.load(os.path.join(odir, "logits.npy"))
-        want = run_torch(onnx.load(path), x)
+        want = run_torch(onnx.load(path), x, check)
         err, scale = np.abs(got - want).max(), np.abs(want).max()
         check(got.shape == (3, classes) and err <= 1e-4 * max(1.0, scale),
               f"{os.path.basename(path)}: max |leancv - torch| = {err} (max |logit| {scale})")

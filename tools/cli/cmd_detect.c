@@ -27,7 +27,8 @@ static void help(void) {
         "                    priors [1,P,4] (cx,cy,w,h relative; or --priors);\n"
         "                    retinanet deltas [1,A,4], logits [1,A,C], anchors [1,A,4]\n"
         "                    (x1,y1,x2,y2 pixels; or --priors); fcos per level cls [1,C,h,w],\n"
-        "                    reg [1,4,h,w], centre-ness [1,1,h,w]; centernet heat [1,C,h,w],\n"
+        "                    reg [1,4,h,w], centre-ness [1,1,h,w], or one output [1,C+5,h,w]\n"
+        "                    holding the three (leancv's fcos-tiny); centernet heat [1,C,h,w],\n"
         "                    wh [1,2,h,w], offset [1,2,h,w]\n"
         "  --conf T          score threshold (default 0.25)\n"
         "  --iou T           NMS IoU threshold (default 0.45)\n"
@@ -62,6 +63,23 @@ static const float *out_f32(const cli_task *t, const char *head, int i, int rank
 }
 
 /* SSD priors / RetinaNet anchors [1,P,4] or [P,4]: output 2 or the --priors file. */
+/* One FCOS level of h x w cells (level `level`, for messages) whose cells must tile the
+ * input evenly. */
+static int fcos_level(const cli_task *t, const float *cls, const float *reg, const float *ctr,
+                      int64_t classes, int64_t h, int64_t w, int level, int64_t base,
+                      lcv_candidates *c) {
+    char err[512];
+    if (t->net_h % h || t->net_w % w || t->net_h / h != t->net_w / w ||
+        classes > LCV_MAP_MAX_CLASSES)
+        return cli_fail(t->cmd, "head 'fcos': level %d of %lldx%lld cells does not divide the "
+                        "%dx%d input into square cells", level, (long long)w, (long long)h,
+                        t->net_w, t->net_h);
+    if (lcv_decode_fcos(cls, reg, ctr, (int)classes, h, w, (int)(t->net_h / h), base, c, err,
+                        sizeof err) != LCV_OK)
+        return cli_fail(t->cmd, "head 'fcos': %s", err);
+    return 0;
+}
+
 static const float *priors_of(const cli_task *t, const char *head, const det_cfg *cfg, int64_t n,
                               lcv_tensor **file, int *rc) {
     char err[512];
@@ -139,11 +157,21 @@ static int decode(const cli_task *t, const det_cfg *cfg, lcv_candidates *c) {
             st = lcv_decode_retinanet(deltas, scores, pri, d[1], (int)e[2], 0, c, err, sizeof err);
     } else if (cfg->head == H_FCOS) {
         int n_out = lcv_model_output_count(t->model);
+        if (n_out == 1) { /* leancv's fcos-tiny: class logits, distances, centre-ness stacked */
+            int64_t wc[4] = {1, -6, -1, -1};
+            const float *p = out_f32(t, head, 0, 4, wc, "[1,C+5,h,w] (C class logits, distances "
+                                     "l,t,r,b, centre-ness logit; C >= 1)", d, &rc);
+            if (!p) return rc;
+            int64_t hw = d[2] * d[3], classes = d[1] - 5;
+            return fcos_level(t, p, p + classes * hw, p + (classes + 4) * hw, classes, d[2], d[3],
+                              0, 0, c);
+        }
         if (n_out < 3 || n_out % 3)
-            return cli_fail(t->cmd, "head 'fcos' expects 3 outputs per level (cls [1,C,h,w], reg "
-                            "[1,4,h,w], centre-ness [1,1,h,w]); the model has %d", n_out);
+            return cli_fail(t->cmd, "head 'fcos' expects one output [1,C+5,h,w] or 3 outputs per "
+                            "level (cls [1,C,h,w], reg [1,4,h,w], centre-ness [1,1,h,w]); the "
+                            "model has %d", n_out);
         int64_t base = 0;
-        for (int l = 0; l < n_out && st == LCV_OK; l += 3) {
+        for (int l = 0; l < n_out && !rc; l += 3) {
             int64_t wc[4] = {1, -1, -1, -1};
             const float *cls =
                 out_f32(t, head, l, 4, wc, "classification logits [1,C,h,w]", d, &rc);
@@ -158,13 +186,7 @@ static int decode(const cli_task *t, const det_cfg *cfg, lcv_candidates *c) {
                      (long long)d[3]);
             const float *ctr = out_f32(t, head, l + 2, 4, wt, exp, f, &rc);
             if (!ctr) return rc;
-            if (t->net_h % d[2] || t->net_w % d[3] || t->net_h / d[2] != t->net_w / d[3] ||
-                d[1] > LCV_MAP_MAX_CLASSES)
-                return cli_fail(t->cmd, "head 'fcos': level %d of %lldx%lld cells does not divide "
-                                "the %dx%d input into square cells", l / 3, (long long)d[3],
-                                (long long)d[2], t->net_w, t->net_h);
-            st = lcv_decode_fcos(cls, reg, ctr, (int)d[1], d[2], d[3], (int)(t->net_h / d[2]),
-                                 base, c, err, sizeof err);
+            rc = fcos_level(t, cls, reg, ctr, d[1], d[2], d[3], l / 3, base, c);
             base += d[2] * d[3];
         }
     } else {

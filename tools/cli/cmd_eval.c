@@ -341,10 +341,14 @@ int cmd_eval(int argc, char **argv) {
         dp.width = (int)dims[3];
     }
     lcv_dataset *ds = NULL;
+    int64_t maps[2] = {0, 0};
     if (lcv_dataset_open(o.data, &dp, &ds, err, sizeof err) != LCV_OK)
         rc = cli_fail("eval", "%s", err);
-    else
-        rc = evaluate(&o, m, ds);
+    if (!rc) lcv_dataset_label_shape(ds, maps);
+    if (!rc && maps[0] > 0)
+        rc = cli_fail("eval", "%s has label maps (segmentation); eval measures classifiers "
+                      "(leancv train --val reports a segmenter's pixel accuracy and mIoU)", o.data);
+    if (!rc) rc = evaluate(&o, m, ds);
     lcv_model_free(m);
     lcv_dataset_free(ds);
     return rc;

@@ -8,6 +8,7 @@
 
 #include "cli_util.h"
 #include "leancv_build.h"
+#include "leancv_detect.h"
 #include "train_opts.h"
 
 #define ERRCAP 512
@@ -212,17 +213,84 @@ int train_create(const char *cmd, const char *model, const lcv_train_params *p, 
     return cli_fail(cmd, "%s", *t ? lcv_trainer_errmsg(*t) : "out of memory");
 }
 
-int train_validate(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *acc) {
+/* One validation batch of per-pixel logits lg [n, k, h, w] against label maps y [n, h, w]:
+ * argmax and truth into the confusion matrix (k x k). pred, truth: n * h * w bytes. */
+static int seg_batch(const char *cmd, const lcv_tensor *lg, const lcv_tensor *y, int64_t *matrix,
+                     uint8_t **buf, int64_t *cap) {
+    int64_t n = lcv_tensor_dim(lg, 0), k = lcv_tensor_dim(lg, 1);
+    int64_t hw = lcv_tensor_dim(lg, 2) * lcv_tensor_dim(lg, 3);
+    if (lcv_tensor_ndim(y) != 3 || lcv_tensor_dim(y, 1) * lcv_tensor_dim(y, 2) != hw ||
+        lcv_tensor_dim(y, 1) != lcv_tensor_dim(lg, 2))
+        return cli_fail(cmd, "validation: per-pixel logits [%lld, %lld, %lld, %lld] need label "
+                        "maps of %lld x %lld", (long long)n, (long long)k,
+                        (long long)lcv_tensor_dim(lg, 2), (long long)lcv_tensor_dim(lg, 3),
+                        (long long)lcv_tensor_dim(lg, 2), (long long)lcv_tensor_dim(lg, 3));
+    if (2 * n * hw > *cap) {
+        uint8_t *nb = realloc(*buf, (size_t)(2 * n * hw));
+        if (!nb) return cli_fail(cmd, "validation: out of memory");
+        *buf = nb;
+        *cap = 2 * n * hw;
+    }
+    uint8_t *pred = *buf, *truth = *buf + n * hw;
+    const float *p = lcv_tensor_cdata(lg);
+    const int64_t *lab = lcv_tensor_cdata(y);
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t q = 0; q < hw; q++) {
+            const float *v = p + i * k * hw + q;
+            int64_t arg = 0, l = lab[i * hw + q];
+            for (int64_t j = 1; j < k; j++)
+                if (v[j * hw] > v[arg * hw]) arg = j;
+            if (l < 0 || l >= k)
+                return cli_fail(cmd, "validation: label %lld at pixel %lld of an image is outside "
+                                "the model's %lld classes", (long long)l, (long long)q,
+                                (long long)k);
+            pred[i * hw + q] = (uint8_t)arg;
+            truth[i * hw + q] = (uint8_t)l;
+        }
     char err[ERRCAP];
-    int64_t seen = 0, correct = 0;
+    if (lcv_confusion_add(matrix, (int)k, pred, truth, n * hw, -1, err, sizeof err) != LCV_OK)
+        return cli_fail(cmd, "validation: %s", err);
+    return 0;
+}
+
+int train_validate(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *acc) {
+    return train_validate_miou(cmd, t, ld, acc, NULL);
+}
+
+int train_validate_miou(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *acc,
+                        double *miou) {
+    char err[ERRCAP];
+    int64_t seen = 0, correct = 0, *matrix = NULL, cap = 0;
+    uint8_t *buf = NULL;
+    int classes = 0, rc = 0;
+    if (miou) *miou = -1.0;
     if (lcv_loader_start_epoch(ld, 0) != LCV_OK) return cli_fail(cmd, "validation loader failed");
     for (;;) {
         const lcv_tensor *x, *y;
-        if (lcv_loader_next(ld, &x, &y, err, sizeof err) != LCV_OK) return cli_fail(cmd, "%s", err);
+        if (lcv_loader_next(ld, &x, &y, err, sizeof err) != LCV_OK) {
+            rc = cli_fail(cmd, "%s", err);
+            break;
+        }
         if (!x) break;
         const lcv_tensor *lg;
-        if (lcv_trainer_evaluate(t, x, &lg) != LCV_OK)
-            return cli_fail(cmd, "validation: %s", lcv_trainer_errmsg(t));
+        if (lcv_trainer_evaluate(t, x, &lg) != LCV_OK) {
+            rc = cli_fail(cmd, "validation: %s", lcv_trainer_errmsg(t));
+            break;
+        }
+        if (lcv_tensor_ndim(lg) == 4) { /* segmentation: pixels into a confusion matrix */
+            int64_t k = lcv_tensor_dim(lg, 1);
+            if (!matrix) {
+                classes = (int)k;
+                matrix = k <= 256 ? calloc((size_t)(k * k), sizeof *matrix) : NULL;
+                if (!matrix) {
+                    rc = cli_fail(cmd, "validation: %lld classes (mIoU takes up to 256)",
+                                  (long long)k);
+                    break;
+                }
+            }
+            if ((rc = seg_batch(cmd, lg, y, matrix, &buf, &cap))) break;
+            continue;
+        }
         int64_t n = lcv_tensor_dim(x, 0), k = lcv_tensor_dim(lg, 1);
         const float *p = lcv_tensor_cdata(lg);
         const int64_t *lab = lcv_tensor_cdata(y);
@@ -234,8 +302,20 @@ int train_validate(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *acc)
         }
         seen += n;
     }
+    if (!rc && matrix) {
+        lcv_miou_result r;
+        if (lcv_miou(matrix, classes, NULL, &r, err, sizeof err) != LCV_OK) {
+            rc = cli_fail(cmd, "validation: %s", err);
+        } else {
+            for (int c = 0; c < classes; c++) correct += matrix[c * classes + c];
+            seen = r.pixels;
+            if (miou) *miou = r.miou;
+        }
+    }
+    free(matrix);
+    free(buf);
     *acc = seen ? 100.0 * (double)correct / (double)seen : 0.0;
-    return 0;
+    return rc;
 }
 
 void train_fmt_time(double s, char *buf, size_t cap) {
@@ -263,8 +343,10 @@ void train_progress_print(train_progress *pr, const train_opts *o, int64_t epoch
                                     : 0.0;
     char eta_s[32];
     train_fmt_time(eta, eta_s, sizeof eta_s);
-    fprintf(stderr, "%sepoch %lld/%ld step %lld/%lld loss %.4f acc %.2f%% %.0f img/s ETA %s%s",
+    char acc_s[32] = "";
+    if (acc >= 0) snprintf(acc_s, sizeof acc_s, " acc %.2f%%", acc);
+    fprintf(stderr, "%sepoch %lld/%ld step %lld/%lld loss %.4f%s %.0f img/s ETA %s%s",
             pr->tty ? "\r" : "", (long long)epoch + 1, o->epochs, (long long)b, (long long)nb,
-            loss, acc, rate, eta_s, pr->tty && !final ? "   " : "\n");
+            loss, acc_s, rate, eta_s, pr->tty && !final ? "   " : "\n");
     fflush(stderr);
 }

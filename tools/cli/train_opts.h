@@ -39,6 +39,17 @@ int train_create(const char *cmd, const char *model, const lcv_train_params *p, 
                  const lcv_dataset *ds, lcv_trainer **t);
 /* Accuracy (percent) of t's model on a validation loader. Returns 0 or 1. */
 int train_validate(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *acc);
+/* The same, also for segmenters (per-pixel logits [N, K, H, W], K <= 256, label maps): *acc is
+ * then the pixel accuracy and *miou (optional) the mean IoU over the classes present in the
+ * prediction or the truth (lcv_miou), in [0, 1]; -1 for classifiers. Returns 0 or 1. */
+int train_validate_miou(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *acc,
+                        double *miou);
+
+/* Validation of a detector (train_detval.c): boxes [N, K, 5] against the single head output
+ * [N, classes + 5, h, w] of fcos-tiny, decoded as leancv detect --head fcos --conf 0.05 --iou
+ * 0.5 --topk 100 would; *map50 / *map receive mAP@0.5 and mAP@[.5:.95]. Returns 0 or 1. */
+int train_validate_det(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *map50,
+                       double *map);
 
 /* Progress of a run: a line on stderr, rewritten in place on a terminal. */
 typedef struct train_progress {
@@ -47,6 +58,7 @@ typedef struct train_progress {
     bool tty;
 } train_progress;
 void train_progress_start(train_progress *pr, int64_t steps_total);
+/* acc < 0: a run without accuracy (a detector) */
 void train_progress_print(train_progress *pr, const train_opts *o, int64_t epoch, int64_t b,
                           int64_t nb, double loss, double acc, bool final);
 void train_fmt_time(double s, char *buf, size_t cap);
