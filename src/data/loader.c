@@ -95,19 +95,27 @@ static bool cancelled(lcv_loader *l) {
     return c;
 }
 
+/* Sample i's crop and flip this epoch: *dy, *dx the offset of the crop in the image padded by
+ * pad_crop (pad_crop, pad_crop when off), *flip whether it is mirrored. */
+static void draw_crop(const lcv_loader *l, int64_t i, int64_t *dy, int64_t *dx, bool *flip) {
+    int64_t pad = l->p.pad_crop;
+    uint64_t s = stream(l->p.seed, l->epoch, 1 + (uint64_t)i);
+    *dy = *dx = pad;
+    *flip = false;
+    if (pad > 0) {
+        *dy = (int64_t)rng_below(&s, (uint64_t)(2 * pad + 1));
+        *dx = (int64_t)rng_below(&s, (uint64_t)(2 * pad + 1));
+    }
+    if (l->p.hflip) *flip = (rng_next(&s) >> 63) != 0;
+}
+
 /* Writes sample src (C x H x W) into dst with sample i's crop/flip and the normalisation, and
  * its label map lsrc (H x W, or NULL) into ldst with the same crop/flip. */
 static void augment(const lcv_loader *l, int64_t i, const float *src, float *dst,
                     const int64_t *lsrc, int64_t *ldst) {
-    int64_t pad = l->p.pad_crop, H = l->h, W = l->w;
-    uint64_t s = stream(l->p.seed, l->epoch, 1 + (uint64_t)i);
-    int64_t dy = pad, dx = pad; /* offset of the crop in the padded image */
-    bool flip = false;
-    if (pad > 0) {
-        dy = (int64_t)rng_below(&s, (uint64_t)(2 * pad + 1));
-        dx = (int64_t)rng_below(&s, (uint64_t)(2 * pad + 1));
-    }
-    if (l->p.hflip) flip = (rng_next(&s) >> 63) != 0;
+    int64_t pad = l->p.pad_crop, H = l->h, W = l->w, dy, dx;
+    bool flip;
+    draw_crop(l, i, &dy, &dx, &flip);
     for (int64_t c = 0; c < l->c; c++) {
         float mean = l->p.mean[c], sd = l->p.std[c];
         const float *sp = src + c * H * W;
@@ -133,15 +141,9 @@ static void augment(const lcv_loader *l, int64_t i, const float *src, float *dst
 /* Moves sample i's boxes (k rows of x1, y1, x2, y2, class) with the crop/flip augment gives
  * its image: clipped to the image, a box with no area left becomes unused (class -1). */
 static void augment_boxes(const lcv_loader *l, int64_t i, float *b, int64_t k) {
-    int64_t pad = l->p.pad_crop;
-    uint64_t s = stream(l->p.seed, l->epoch, 1 + (uint64_t)i);
-    int64_t dy = pad, dx = pad;
-    bool flip = false;
-    if (pad > 0) { /* the same draws as augment */
-        dy = (int64_t)rng_below(&s, (uint64_t)(2 * pad + 1));
-        dx = (int64_t)rng_below(&s, (uint64_t)(2 * pad + 1));
-    }
-    if (l->p.hflip) flip = (rng_next(&s) >> 63) != 0;
+    int64_t pad = l->p.pad_crop, dy, dx;
+    bool flip;
+    draw_crop(l, i, &dy, &dx, &flip);
     float W = (float)l->w, H = (float)l->h, ox = (float)(pad - dx), oy = (float)(pad - dy);
     for (int64_t r = 0; r < k; r++, b += 5) {
         if (b[4] < 0) continue;

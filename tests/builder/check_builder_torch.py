@@ -12,11 +12,10 @@ import sys
 import numpy as np
 import onnx
 import torch
-import torch.nn.functional as F
 from onnx import numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from onnx_torch import run_torch  # noqa: E402
+from onnx_torch import perturb_bn, run_torch  # noqa: E402
 
 LEANCV, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 os.makedirs(WORK, exist_ok=True)
@@ -70,18 +69,6 @@ conv = torch.nn.Conv2d(12, 8, 3, groups=4)
 check(conv.weight.abs().max().item() <= 1 / np.sqrt(3 * 9) and
       conv.weight.abs().max().item() > 0.9 / np.sqrt(3 * 9), "torch default conv bound")
 
-
-
-def perturb_bn(model, rng):
-    """Random BatchNorm statistics and affine parameters, so BN is no near-identity at init."""
-    inits = {i.name: i for i in model.graph.initializer}
-    for n in model.graph.node:
-        if n.op_type != "BatchNormalization":
-            continue
-        for name, lo, hi in zip(n.input[1:], (0.5, -0.5, -0.5, 0.5), (1.5, 0.5, 0.5, 2.0)):
-            t = inits[name]
-            v = rng.uniform(lo, hi, numpy_helper.to_array(t).shape).astype(np.float32)
-            t.CopyFrom(numpy_helper.from_array(v, name))
 
 
 # Outputs vs PyTorch on odd shapes, batch 3: the built weights, then random BN parameters.

@@ -1,6 +1,8 @@
 """onnx_torch.py - an interpreter of the few ONNX ops the model builder (include/leancv_build.h)
 emits, written with torch.nn.functional in float64: the outside reference the builder checks
-(check_builder_torch.py, tests/task_train/check_dense.py) compare `leancv run` against."""
+(check_builder_torch.py, tests/task_train/check_dense.py) compare `leancv run` against; and
+random BatchNorm parameters so that no layer of a fresh model is a near-identity."""
+import numpy as np
 import onnx
 import torch
 import torch.nn.functional as F
@@ -80,3 +82,15 @@ def run_torch(model, x, check):
         for name, v in zip(n.output, y if isinstance(y, tuple) else (y,)):
             env[name] = v
     return env[model.graph.output[0].name].numpy()
+
+
+def perturb_bn(model, rng):
+    """Random BatchNorm statistics and affine parameters, so BN is no near-identity at init."""
+    inits = {i.name: i for i in model.graph.initializer}
+    for n in model.graph.node:
+        if n.op_type != "BatchNormalization":
+            continue
+        for name, lo, hi in zip(n.input[1:], (0.5, -0.5, -0.5, 0.5), (1.5, 0.5, 0.5, 2.0)):
+            t = inits[name]
+            v = rng.uniform(lo, hi, numpy_helper.to_array(t).shape).astype(np.float32)
+            t.CopyFrom(numpy_helper.from_array(v, name))

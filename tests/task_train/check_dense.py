@@ -13,10 +13,9 @@ import sys
 
 import numpy as np
 import onnx
-from onnx import numpy_helper
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "builder"))
-from onnx_torch import run_torch  # noqa: E402
+from onnx_torch import perturb_bn, run_torch  # noqa: E402
 
 LEANCV, WORK = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -28,17 +27,6 @@ def check(cond, what):
     if not cond:
         failures.append(what)
         print("FAIL:", what, file=sys.stderr)
-
-
-def perturb_bn(model, rng):
-    inits = {i.name: i for i in model.graph.initializer}
-    for n in model.graph.node:
-        if n.op_type != "BatchNormalization":
-            continue
-        for name, lo, hi in zip(n.input[1:], (0.5, -0.5, -0.5, 0.5), (1.5, 0.5, 0.5, 2.0)):
-            t = inits[name]
-            v = rng.uniform(lo, hi, numpy_helper.to_array(t).shape).astype(np.float32)
-            t.CopyFrom(numpy_helper.from_array(v, name))
 
 
 rng = np.random.default_rng(5)

@@ -143,6 +143,41 @@ static void make_batch(lcv_tensor *x, lcv_tensor *y) {
         }
 }
 
+/* Two AdamW trainers of the model at lr, on 1 and 2 threads, take 40 steps on the batch (x, y)
+ * in lock step and must agree bit for bit (loss and hits). *first / *last: the loss of the
+ * first and last step; *hits0 / *hits (optional): the first and last step's hits. The caller
+ * frees *t1 and *t2 (NULL when creation failed). */
+static void fit_twice(const void *data, size_t size, float lr, const lcv_tensor *x,
+                      const lcv_tensor *y, lcv_trainer **t1, lcv_trainer **t2, float *first,
+                      float *last, int64_t *hits0, int64_t *hits) {
+    lcv_train_params p = lcv_train_default_params();
+    p.optimizer = LCV_OPTIMIZER_ADAMW;
+    p.lr = lr;
+    *t1 = *t2 = NULL;
+    CHECK_MSG(lcv_trainer_create_buffer(data, size, &p, t1) == LCV_OK, "%s",
+              lcv_trainer_errmsg(*t1));
+    p.threads = 2;
+    CHECK_MSG(lcv_trainer_create_buffer(data, size, &p, t2) == LCV_OK, "%s",
+              lcv_trainer_errmsg(*t2));
+    float l2 = NAN;
+    int64_t h1 = -1, h2 = -1;
+    bool same = true;
+    *first = *last = NAN;
+    for (int s = 0; s < 40 && *t1 && *t2; s++) {
+        CHECK_MSG(lcv_trainer_step(*t1, x, y, last, &h1) == LCV_OK, "step %d: %s", s,
+                  lcv_trainer_errmsg(*t1));
+        CHECK_MSG(lcv_trainer_step(*t2, x, y, &l2, &h2) == LCV_OK, "step %d: %s", s,
+                  lcv_trainer_errmsg(*t2));
+        same &= *last == l2 && h1 == h2;
+        if (s == 0) {
+            *first = *last;
+            if (hits0) *hits0 = h1;
+        }
+    }
+    if (hits) *hits = h1;
+    CHECK_MSG(same, "1 and 2 threads differ");
+}
+
 static void test_segnet(void) {
     void *data = NULL;
     size_t size = 0;
@@ -169,31 +204,10 @@ static void test_segnet(void) {
     free(fast);
     free(ref);
 
-    /* training: two trainers, 1 and 2 threads, must agree bit for bit */
-    lcv_train_params p = lcv_train_default_params();
-    p.optimizer = LCV_OPTIMIZER_ADAMW;
-    p.lr = 0.01f;
-    lcv_trainer *t1 = NULL, *t2 = NULL;
-    CHECK_MSG(lcv_trainer_create_buffer(data, size, &p, &t1) == LCV_OK, "%s",
-              lcv_trainer_errmsg(t1));
-    p.threads = 2;
-    CHECK_MSG(lcv_trainer_create_buffer(data, size, &p, &t2) == LCV_OK, "%s",
-              lcv_trainer_errmsg(t2));
-    float first = NAN, last = NAN, l2 = NAN;
-    int64_t hits0 = -1, hits = -1, hits2 = -1;
-    bool same = true;
-    for (int s = 0; s < 40 && t1 && t2; s++) {
-        CHECK_MSG(lcv_trainer_step(t1, x, y, &last, &hits) == LCV_OK, "step %d: %s", s,
-                  lcv_trainer_errmsg(t1));
-        CHECK_MSG(lcv_trainer_step(t2, x, y, &l2, &hits2) == LCV_OK, "step %d: %s", s,
-                  lcv_trainer_errmsg(t2));
-        same &= last == l2 && hits == hits2;
-        if (s == 0) {
-            first = last;
-            hits0 = hits;
-        }
-    }
-    CHECK_MSG(same, "1 and 2 threads differ");
+    lcv_trainer *t1, *t2;
+    float first, last;
+    int64_t hits0, hits;
+    fit_twice(data, size, 0.01f, x, y, &t1, &t2, &first, &last, &hits0, &hits);
     CHECK_MSG(first > 0.5f && last < 0.3f * first, "loss %g -> %g", first, last);
     CHECK_MSG(hits > hits0 && hits >= (int64_t)(0.95 * B * H * W), "pixel hits %lld -> %lld of %d",
               (long long)hits0, (long long)hits, B * H * W);
@@ -288,26 +302,9 @@ static void test_fcos(void) {
     float *out = run(data, size, 0, x, d1);
     CHECK(out && d1[0] == B && d1[1] == 2 + 5 && d1[2] == H / 8 && d1[3] == W / 8);
     free(out);
-    lcv_train_params p = lcv_train_default_params();
-    p.optimizer = LCV_OPTIMIZER_ADAMW;
-    p.lr = 0.005f;
-    lcv_trainer *t1 = NULL, *t2 = NULL;
-    CHECK_MSG(lcv_trainer_create_buffer(data, size, &p, &t1) == LCV_OK, "%s",
-              lcv_trainer_errmsg(t1));
-    p.threads = 2;
-    CHECK_MSG(lcv_trainer_create_buffer(data, size, &p, &t2) == LCV_OK, "%s",
-              lcv_trainer_errmsg(t2));
-    float first = NAN, last = NAN, l2 = NAN;
-    bool same = true;
-    for (int s = 0; s < 40 && t1 && t2; s++) {
-        CHECK_MSG(lcv_trainer_step(t1, x, y, &last, NULL) == LCV_OK, "step %d: %s", s,
-                  lcv_trainer_errmsg(t1));
-        CHECK_MSG(lcv_trainer_step(t2, x, y, &l2, NULL) == LCV_OK, "step %d: %s", s,
-                  lcv_trainer_errmsg(t2));
-        same &= last == l2;
-        if (s == 0) first = last;
-    }
-    CHECK_MSG(same, "1 and 2 threads differ");
+    lcv_trainer *t1, *t2;
+    float first, last;
+    fit_twice(data, size, 0.005f, x, y, &t1, &t2, &first, &last, NULL, NULL);
     CHECK_MSG(first > 0.5f && last < 0.5f * first, "detection loss %g -> %g", first, last);
     const lcv_tensor *teacher = NULL;
     CHECK(t2 && lcv_trainer_evaluate(t2, x, &teacher) == LCV_OK);
