@@ -2,10 +2,13 @@
  * ConvTranspose's backward (conv_grad.h). Convolutions with real per-group matrices go through
  * the packed GEMM: dW[g] = dY[g] * col(X[g])^T and dX[g] = col2im(W[g]^T * dY[g]), the column
  * matrix built tile by tile (rows of the outer output dim) in scratch; 1x1 stride-1 unpadded
- * convolutions read X in place. Depthwise-like ones (tiny groups) run direct loops. */
+ * convolutions read X in place. Depthwise-like ones (tiny groups) run direct loops; the 2-D
+ * depthwise ones go through zero-padded planes, and their stride-1 adjoint through the
+ * inference kernels of src/kernels/f32-dwconv. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "../kernels/f32-dwconv/dwconv.h"
 #include "../kernels/f32-gemm/gemm.h"
 #include "conv_grad_impl.h"
 
@@ -227,6 +230,38 @@ static bool dw_padded(const conv_run *r, int64_t *ph, int64_t *pw) {
     return *ph * *pw <= DW_PAD_MAX_FLOATS;
 }
 
+/* The widest kernel row dw_tap_row is instantiated for. */
+#define DW_ROW_MAX 7
+
+/* The weight gradient of one kernel row at column stride 1: sums[kx] = the dot product of
+ * dy with the padded plane shifted by kx * dw, all kw taps in one pass over dy so each dy
+ * vector is loaded once and feeds kw accumulators (kw is a constant at each call, so they
+ * stay in registers). */
+static inline __attribute__((always_inline)) void dw_tap_row(const float *restrict dy,
+                                                             const float *restrict prow,
+                                                             int64_t OH, int64_t OW, int64_t pw,
+                                                             int64_t sh, int64_t dw, int kw,
+                                                             float *sums) {
+    float acc[DW_ROW_MAX][DOT_LANES] = {{0}};
+    int64_t j0 = 0;
+    for (; j0 + DOT_LANES <= OW; j0 += DOT_LANES)
+        for (int64_t oy = 0; oy < OH; oy++) {
+            const float *e = dy + oy * OW + j0, *s = prow + oy * sh * pw + j0;
+            for (int kx = 0; kx < kw; kx++)
+                for (int q = 0; q < DOT_LANES; q++) acc[kx][q] += e[q] * s[kx * dw + q];
+        }
+    for (int64_t oy = 0; oy < OH; oy++)
+        for (int64_t j = j0; j < OW; j++) {
+            float e = dy[oy * OW + j];
+            const float *s = prow + oy * sh * pw + j;
+            for (int kx = 0; kx < kw; kx++) acc[kx][j % DOT_LANES] += e * s[kx * dw];
+        }
+    for (int kx = 0; kx < kw; kx++) {
+        sums[kx] = 0.0f;
+        for (int q = 0; q < DOT_LANES; q++) sums[kx] += acc[kx][q];
+    }
+}
+
 /* The body of dw_planes, compiled once per instruction set below: its loops are plain C that
  * the compiler vectorises to whatever width the target allows. */
 static inline __attribute__((always_inline)) void dw_planes_body(const dw_task *t,
@@ -260,22 +295,32 @@ static inline __attribute__((always_inline)) void dw_planes_body(const dw_task *
                     memcpy(row + c0, xp + iy * W + (c0 - left), sizeof(float) * (size_t)(c1 - c0));
                     memset(row + c1, 0, sizeof(float) * (size_t)(pw - c1));
                 }
-                for (int64_t ky = 0; ky < KH; ky++)
-                    for (int64_t kx = 0; kx < KW; kx++) {
-                        float lane[DOT_LANES] = {0};
-                        for (int64_t oy = 0; oy < OH; oy++) {
-                            const float *restrict e = dyp + oy * OW;
-                            const float *restrict s = pad + (oy * sh + ky * dh) * pw + kx * dw;
-                            int64_t j = 0;
-                            for (; j + DOT_LANES <= OW; j += DOT_LANES)
-                                for (int q = 0; q < DOT_LANES; q++)
-                                    lane[q] += e[j + q] * s[(j + q) * sw];
-                            for (; j < OW; j++) lane[j % DOT_LANES] += e[j] * s[j * sw];
+                for (int64_t ky = 0; ky < KH; ky++) {
+                    float sums[LCV_DW_MAX_TAPS];
+                    const float *prow = pad + ky * dh * pw;
+                    if (sw == 1 && KW == 3)
+                        dw_tap_row(dyp, prow, OH, OW, pw, sh, dw, 3, sums);
+                    else if (sw == 1 && KW == 5)
+                        dw_tap_row(dyp, prow, OH, OW, pw, sh, dw, 5, sums);
+                    else if (sw == 1 && KW == 7)
+                        dw_tap_row(dyp, prow, OH, OW, pw, sh, dw, 7, sums);
+                    else
+                        for (int64_t kx = 0; kx < KW; kx++) {
+                            float lane[DOT_LANES] = {0};
+                            for (int64_t oy = 0; oy < OH; oy++) {
+                                const float *restrict e = dyp + oy * OW;
+                                const float *restrict s = prow + oy * sh * pw + kx * dw;
+                                int64_t j = 0;
+                                for (; j + DOT_LANES <= OW; j += DOT_LANES)
+                                    for (int q = 0; q < DOT_LANES; q++)
+                                        lane[q] += e[j + q] * s[(j + q) * sw];
+                                for (; j < OW; j++) lane[j % DOT_LANES] += e[j] * s[j * sw];
+                            }
+                            sums[kx] = 0.0f;
+                            for (int q = 0; q < DOT_LANES; q++) sums[kx] += lane[q];
                         }
-                        float sum = 0.0f;
-                        for (int q = 0; q < DOT_LANES; q++) sum += lane[q];
-                        acc[ky * KW + kx] += sum;
-                    }
+                    for (int64_t kx = 0; kx < KW; kx++) acc[ky * KW + kx] += sums[kx];
+                }
                 continue;
             }
             const float *wk = t->wt + ch * KH * KW;
@@ -326,9 +371,45 @@ static lcv_task_fn dw_planes_for(lcv_isa isa) {
     return dw_planes;
 }
 
+/* The adjoint of a stride-1 2-D depthwise conv is itself a depthwise conv: dy correlated
+ * with the flipped kernel, the begin pads mirrored to (kernel - 1) * dilation - pad. So it runs
+ * on the inference kernels (register-blocked, vectorised along rows) instead of scattering
+ * updates. False when the geometry is not of that kind (then the caller goes on). */
+static bool dw_adjoint_as_forward(lcv_gradctx *c, const conv_run *r, const float *wt,
+                                  const float *dy, float *dx, lcv_status *st) {
+    const lcv_convg *g = r->g;
+    const lcv_window *w = &g->w;
+    if (w->nsp != 2 || g->c_g != 1 || g->m_g != 1 || w->stride[0] != 1 || w->stride[1] != 1 ||
+        w->kernel[0] > LCV_DWCONV_MAX_K || w->kernel[1] > LCV_DWCONV_MAX_K)
+        return false;
+    lcv_dwconv_geom dg = {.batch = g->batch, .channels = g->group, .in_h = w->out[0],
+                          .in_w = w->out[1], .out_h = w->in[0], .out_w = w->in[1],
+                          .kh = w->kernel[0], .kw = w->kernel[1], .stride_h = 1, .stride_w = 1,
+                          .dil_h = w->dilation[0], .dil_w = w->dilation[1],
+                          .pad_top = (w->kernel[0] - 1) * w->dilation[0] - w->pad_begin[0],
+                          .pad_left = (w->kernel[1] - 1) * w->dilation[1] - w->pad_begin[1]};
+    if (dg.pad_top < 0 || dg.pad_left < 0) return false; /* pads wider than the kernel */
+    int64_t taps = dg.kh * dg.kw;
+    void *owned;
+    float *flip = lcv_grad_floats(c, (size_t)(g->group * taps), &owned);
+    if (!flip) {
+        *st = LCV_ERR_NOMEM;
+        return true;
+    }
+    for (int64_t ch = 0; ch < g->group; ch++)
+        for (int64_t k = 0; k < taps; k++) flip[ch * taps + k] = wt[ch * taps + taps - 1 - k];
+    lcv_dwconv_run(&dg, lcv_dwconv_select(lcv_grad_isa(), &dg), dy, flip, NULL, NULL, NULL, dx,
+                   c->pool);
+    free(owned);
+    *st = LCV_OK;
+    return true;
+}
+
 static lcv_status run_direct(lcv_gradctx *c, const conv_run *r, direct_mode mode,
                              const float *x, const float *wt, const float *dy, float *out) {
     int64_t ph, pw;
+    lcv_status st;
+    if (mode == DIRECT_ADJOINT && dw_adjoint_as_forward(c, r, wt, dy, out, &st)) return st;
     if (mode != DIRECT_FORWARD && r->g->k_size <= LCV_DW_MAX_TAPS && dw_padded(r, &ph, &pw)) {
         dw_task t = {.r = r, .weight = mode == DIRECT_WEIGHT, .x = x, .wt = wt, .dy = dy,
                      .out = out, .ph = ph, .pw = pw};

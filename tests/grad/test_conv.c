@@ -179,6 +179,21 @@ static void test_paths(gradcheck_env *e, bool transpose) {
 
     k = base_case(transpose, 2);
     k.batch = 2;
+    k.group = 6;
+    k.in[0] = 13;
+    k.in[1] = 19;
+    k.kernel[0] = k.kernel[1] = 5;
+    k.pads[0] = 2;
+    k.pads[1] = 1;
+    k.pads[3] = 3;
+    k.pads[4] = 2;
+    run_case(&k, e, 0, 0, &s); /* depthwise stride 1: the adjoint on the inference kernels */
+    k.dil[0] = 2;
+    k.pads[0] = 9; /* wider than the dilated kernel: the adjoint's direct loops */
+    run_case(&k, e, 0, 0, &s);
+
+    k = base_case(transpose, 2);
+    k.batch = 2;
     k.c_g = 6;
     k.m_g = 5;
     k.in[0] = 7;
