@@ -10,8 +10,6 @@
 #include "distill.h"
 #include "loss.h"
 
-#define LCV_TRAIN_DEFAULT_MAX_BYTES ((uint64_t)2 << 30)
-
 lcv_train_params lcv_train_default_params(void) {
     lcv_train_params p;
     memset(&p, 0, sizeof p);

@@ -5,9 +5,11 @@
  * agree) to per-pixel logits; a trainer fits label maps on a fixed batch (the per-pixel loss
  * falls, pixel hits rise), with bit-identical steps on 1 and 2 threads; "fcos-tiny" gives its
  * [N, classes + 5, H / 8, W / 8] maps and fits boxes the same way; labels of the wrong kind or
- * size and distillation are refused with messages. */
+ * size and distillation are refused with messages; a trainer starts from another model's
+ * weights where names and shapes agree (lcv_trainer_init_from_file). */
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -321,10 +323,94 @@ static void test_fcos(void) {
     CHECK_MSG(strstr(err, "multiples of 16"), "%s", err);
 }
 
+/* Writes arch, built for 1 x h x w images and K classes, to LCV_SEG_TMP_DIR/file; the path,
+ * or NULL. */
+static const char *write_arch(const char *arch, int h, int w, const char *file, char *path,
+                              size_t cap) {
+    void *data = NULL;
+    size_t size = 0;
+    char err[300] = "";
+    snprintf(path, cap, "%s/%s", LCV_SEG_TMP_DIR, file);
+    CHECK_MSG(lcv_build_arch(arch, 1, h, w, K, 9, &data, &size, err, sizeof err) == LCV_OK, "%s",
+              err);
+    FILE *f = data ? fopen(path, "wb") : NULL;
+    bool ok = f && fwrite(data, 1, size, f) == size;
+    if (f) ok &= fclose(f) == 0;
+    lcv_build_free_buffer(data);
+    CHECK_MSG(ok, "cannot write %s", path);
+    return ok ? path : NULL;
+}
+
+/* How many of a's parameters b has under the same name, and how many of those hold the same
+ * values. */
+static void compare_params(const lcv_trainer *a, const lcv_trainer *b, int *named, int *equal) {
+    *named = *equal = 0;
+    for (int i = 0; i < lcv_trainer_param_tensors(a); i++) {
+        const char *n, *m;
+        const lcv_tensor *v, *u;
+        CHECK(lcv_trainer_param(a, i, &n, &v) == LCV_OK);
+        for (int j = 0; j < lcv_trainer_param_tensors(b); j++) {
+            if (lcv_trainer_param(b, j, &m, &u) != LCV_OK || strcmp(n, m) != 0) continue;
+            ++*named;
+            size_t bytes = lcv_tensor_nbytes(v);
+            *equal += bytes == lcv_tensor_nbytes(u) &&
+                      memcmp(lcv_tensor_cdata(v), lcv_tensor_cdata(u), bytes) == 0;
+        }
+    }
+}
+
+/* lcv_trainer_init_from_file: segnet-tiny trained at 64x64 starts segnet-tiny at H x W with
+ * every tensor (the network is convolutional: the same names and shapes); fcos-tiny takes
+ * its shared encoder (and whatever else agrees in name and shape) and keeps the rest; a model
+ * with nothing in common and a missing file are refused with messages naming them. */
+static void test_init_from(void) {
+    char small[512], other[512];
+    const char *ps = write_arch("segnet-tiny", 64, 64, "init_small.onnx", small, sizeof small);
+    const char *po = write_arch("resnet-8-8", H, W, "init_resnet.onnx", other, sizeof other);
+    lcv_train_params p = lcv_train_default_params();
+    lcv_trainer *from = NULL;
+    CHECK_MSG(ps && lcv_trainer_create_file(ps, &p, &from) == LCV_OK, "%s",
+              lcv_trainer_errmsg(from));
+    static const char *const archs[] = {"segnet-tiny", "fcos-tiny"};
+    for (int a = 0; a < 2 && from && po; a++) {
+        void *data = NULL;
+        size_t size = 0;
+        char err[300] = "";
+        CHECK(lcv_build_arch(archs[a], 1, H, W, K, 3, &data, &size, err, sizeof err) == LCV_OK);
+        lcv_trainer *t = NULL;
+        CHECK_MSG(lcv_trainer_create_buffer(data, size, &p, &t) == LCV_OK, "%s",
+                  lcv_trainer_errmsg(t));
+        lcv_build_free_buffer(data);
+        int taken = -1, named, before, after;
+        compare_params(t, from, &named, &before);
+        CHECK(lcv_trainer_init_from_file(t, po, &taken) == LCV_ERR_INVALID_ARG && taken == 0);
+        CHECK_MSG(strstr(lcv_trainer_errmsg(t), "init_resnet.onnx") != NULL, "%s",
+                  lcv_trainer_errmsg(t));
+        CHECK(lcv_trainer_init_from_file(t, "/nonexistent/init.onnx", &taken) != LCV_OK);
+        CHECK(strstr(lcv_trainer_errmsg(t), "/nonexistent/init.onnx") != NULL);
+        compare_params(t, from, &named, &after);
+        CHECK_MSG(after == before, "%s: a refused start changed %d tensors", archs[a],
+                  after - before);
+        CHECK_MSG(lcv_trainer_init_from_file(t, ps, &taken) == LCV_OK, "%s",
+                  lcv_trainer_errmsg(t));
+        compare_params(t, from, &named, &after);
+        int total = lcv_trainer_param_tensors(t);
+        if (a == 0) /* all of them, the running statistics too (two per BatchNorm) */
+            CHECK_MSG(named == total && after == total && taken > total, "%s: %d of %d equal, "
+                      "%d taken", archs[a], after, total, taken);
+        else /* at least the encoder: 28 conv-BN pairs of 3 tensors; not the heads */
+            CHECK_MSG(after >= 3 * 28 && after > before && after < total, "%s: %d of %d equal "
+                      "(%d before), %d taken", archs[a], after, total, before, taken);
+        lcv_trainer_free(t);
+    }
+    lcv_trainer_free(from);
+}
+
 int main(void) {
     test_blocks();
     test_segnet();
     test_head_values();
     test_fcos();
+    test_init_from();
     return lcv_test_finish("test_seg_builder");
 }

@@ -5,7 +5,8 @@
 # validation must report pixel accuracy and an mIoU in [0, 1], the model is written), a rerun
 # must give the same epoch lines (determinism), bad combinations (a segmenter on one label per
 # image, its distillation, `leancv eval` of label maps) are refused with messages,
-# and `leancv segment` labels a held-out PNG and writes the overlay and mask PNGs.
+# `leancv segment` labels a held-out PNG and writes the overlay and mask PNGs, and --init
+# starts a run from the trained model.
 # Usage: test_seg_cli.sh LEANCV_BINARY WORK_DIR
 set -u
 bin=$1
@@ -38,6 +39,15 @@ grep -q "need label maps \[8, 32, 32\], got one label per image" "$work/bad1.out
   fail "distillation of a segmenter was accepted"
 grep -q "distillation needs logits \[N, classes\]" "$work/bad2.out" ||
   fail "unclear message: $(cat "$work/bad2.out")"
+
+# --init: the trained segmenter starts another run with all its weights; a missing file fails
+"$bin" train arch:segnet-tiny --data "npy:$d/train_images.npy,$d/train_labels.npy" --batch 8 \
+  --init "$work/seg.onnx" >"$work/init.out" 2>&1 || fail "--init: $(cat "$work/init.out")"
+grep -q "^initialised [1-9][0-9]* tensors (parameters and running statistics) from $work/seg.onnx" \
+  "$work/init.out" || fail "--init printed: $(cat "$work/init.out")"
+"$bin" train arch:segnet-tiny --data "npy:$d/train_images.npy,$d/train_labels.npy" --batch 8 \
+  --init "$work/none.onnx" >"$work/bad4.out" 2>&1 && fail "--init of a missing file was accepted"
+grep -q "none.onnx" "$work/bad4.out" || fail "unclear message: $(cat "$work/bad4.out")"
 
 "$bin" eval "$work/seg.onnx" --data "npy:$d/test_images.npy,$d/test_labels.npy" \
   >"$work/bad3.out" 2>&1 && fail "leancv eval took label maps"

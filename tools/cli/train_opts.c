@@ -47,6 +47,8 @@ const char *train_opts_help(void) {
            "  --threads N            worker threads (default 1)\n"
            "  --checkpoint FILE      save a checkpoint after every epoch\n"
            "  --resume CKPT          continue from a checkpoint (same model and options)\n"
+           "  --init MODEL.onnx      start from MODEL's weights where name, type and shape\n"
+           "                         agree (e.g. the same arch trained on smaller images)\n"
            "  --out FILE             write the trained model as ONNX\n";
 }
 
@@ -129,6 +131,7 @@ int train_opts_parse(const char *cmd, int argc, char **argv, int *i, train_opts 
                      : strcmp(a, "--out") == 0        ? &o->out
                      : strcmp(a, "--checkpoint") == 0 ? &o->checkpoint
                      : strcmp(a, "--resume") == 0     ? &o->resume
+                     : strcmp(a, "--init") == 0       ? &o->init
                                                       : NULL;
     bool known = s || strcmp(a, "--opt") == 0 || strcmp(a, "--schedule") == 0;
     if (!known) {

@@ -11,7 +11,7 @@
 #include "leancv_train.h"
 
 typedef struct train_opts {
-    const char *model, *data, *val, *out, *checkpoint, *resume;
+    const char *model, *data, *val, *out, *checkpoint, *resume, *init;
     long epochs, batch, limit, val_limit, pad_crop, step_size;
     bool hflip, set_step_size;
     float mean, std;
