@@ -18,13 +18,14 @@
 # tasks and reused when generated with the same arguments), TRAIN / TEST scenes (24000 / 1000),
 # EPOCHS (segmenter 4, detector 6), BATCH (16), LR (segmenter 0.004, detector 0.002), THREADS
 # (2), SEED (0), FASHION_MNIST_DIR; the segmenter's first stage: SMALL (its canvases, default
-# BUILD/scenes64: 48000 for training, 500 to validate), SMALL_EPOCHS (4; 0 skips the stage).
+# BUILD/scenes64: 48000 for training, 500 to validate), SMALL_EPOCHS (4; 0 skips the stage),
+# SMALL_LR (0.004).
 set -eu
 task=${1:-}
 build=${2:-build}
 case $task in
   segmenter) arch=segnet-tiny labels=labels lr=${LR:-0.004} epochs=${EPOCHS:-4}
-             small_epochs=${SMALL_EPOCHS:-4} ;;
+             small_epochs=${SMALL_EPOCHS:-4} small_lr=${SMALL_LR:-0.004} ;;
   detector) arch=fcos-tiny labels=boxes lr=${LR:-0.002} epochs=${EPOCHS:-6} small_epochs=0 ;;
   *) echo "usage: train_dense.sh segmenter|detector [BUILD]" >&2; exit 2 ;;
 esac
@@ -63,15 +64,15 @@ small_train=48000
 ((small_epochs == 0)) || scenes "$small" "64x64 canvases of the first stage" --size 64 \
   --max-items 2 --train "$small_train" --test 500
 
-# fit TAG DATA_DIR COUNT EPOCHS [ARGS...]: one leancv train run of the recipe, to OUT/TAG.*
+# fit TAG DATA_DIR COUNT EPOCHS LR [ARGS...]: one leancv train run of the recipe, to OUT/TAG.*
 fit() {
-  local tag=$1 dir=$2 count=$3 n=$4
-  shift 4
+  local tag=$1 dir=$2 count=$3 n=$4 rate=$5
+  shift 5
   local steps=$((count / batch * n))
   echo "== leancv train arch:$arch on $dir: $n epochs of $((count / batch)) steps, $threads threads"
   "$bin" train "arch:$arch" --data "npy:$dir/train_images.npy,$dir/train_$labels.npy" \
     --val "npy:$dir/test_images.npy,$dir/test_$labels.npy" --epochs "$n" --batch "$batch" \
-    --opt adamw --lr "$lr" --schedule cosine --warmup $((steps / 50)) --hflip \
+    --opt adamw --lr "$rate" --schedule cosine --warmup $((steps / 50)) --hflip \
     --threads "$threads" --seed "$seed" --checkpoint "$out/$tag.ckpt" --out "$out/$tag.onnx" \
     "$@" | tee "$out/$tag.log"
 }
@@ -79,10 +80,10 @@ fit() {
 t0=$(date +%s.%N)
 init=()
 if ((small_epochs > 0)); then
-  fit small "$small" "$small_train" "$small_epochs"
+  fit small "$small" "$small_train" "$small_epochs" "$small_lr"
   init=(--init "$out/small.onnx")
 fi
-fit model "$d" "$train" "$epochs" "${init[@]}"
+fit model "$d" "$train" "$epochs" "$lr" "${init[@]}"
 t1=$(date +%s.%N)
 wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", b - a }')
 stages="$epochs epochs"
