@@ -20,7 +20,7 @@
 # (2), SEED (0), FASHION_MNIST_DIR; the segmenter's first stage: SMALL (its canvases, default
 # BUILD/scenes64: 48000 for training, 500 to validate), SMALL_EPOCHS (4; 0 skips the stage),
 # SMALL_LR (0.004).
-set -eu
+set -euo pipefail
 task=${1:-}
 build=${2:-build}
 case $task in
