@@ -247,10 +247,11 @@ LCV_API lcv_status lcv_trainer_save(lcv_trainer *t, const char *path);
  * the first parameter whose name or shape differs; nothing is changed on failure. */
 LCV_API lcv_status lcv_trainer_load(lcv_trainer *t, const char *path);
 /* Starts from the weights of the ONNX model at path (transfer learning, e.g. the same
- * convolutional architecture trained first on smaller images): each parameter and buffer takes the initializer of the same
- * name, type and shape there; the rest keep their own values. *taken (may be NULL) receives
- * how many were taken. Fails, changing nothing, when the file cannot be read or none
- * matches. Call before the first step; the optimizer state is not touched. */
+ * convolutional architecture trained first on smaller images): each parameter and buffer
+ * takes the initializer of the same name, type and shape there; the rest keep their own
+ * values. *taken (may be NULL) receives how many were taken. Fails, changing nothing, when
+ * the file cannot be read or none matches. Call before the first step; the optimizer state is
+ * not touched. */
 LCV_API lcv_status lcv_trainer_init_from_file(lcv_trainer *t, const char *path, int *taken);
 /* Writes the trained model as ONNX (the original graph with the current parameters and
  * running statistics). */

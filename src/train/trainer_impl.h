@@ -31,10 +31,10 @@ struct lcv_trainer {
     struct lcv_kd *kd;      /* distillation (distill.c), NULL without params.distill */
 };
 
-/* The random state a trainer starts from for a seed. */
 /* Model files larger than this are refused unless lcv_train_params.max_bytes says more. */
 #define LCV_TRAIN_DEFAULT_MAX_BYTES ((uint64_t)2 << 30)
 
+/* The random state a trainer starts from for a seed. */
 uint64_t lcv_trainer_rng_init(uint64_t seed);
 
 /* A step's loss: called after the training forward with the logits (float32 [n, classes],

@@ -305,13 +305,13 @@ static int loop(run *r) {
 static int setup(run *r, distill_opts *o, lcv_dataset *ds) {
     lcv_train_params p = o->t.p;
     p.distill = &o->spec;
-    if (train_create(CMD, o->t.model, &p, o->t.p.seed, ds, &r->s)) return 1;
+    if (train_create(CMD, o->t.model, &p, o->t.p.seed, o->t.init, ds, &r->s)) return 1;
     if (o->spec.mode == LCV_DISTILL_DML) {
         const char *pm = o->peer ? o->peer : o->t.model;
         if (!o->peer && strncmp(pm, "arch:", 5) != 0 && strstr(pm, ".onnx"))
             return cli_fail(CMD, "dml needs --peer MODEL (a copy of the student's file would "
                             "start identical and stay so)");
-        if (train_create(CMD, pm, &p, o->t.p.seed + 1, ds, &r->peer)) return 1;
+        if (train_create(CMD, pm, &p, o->t.p.seed + 1, NULL, ds, &r->peer)) return 1;
     }
     if (o->teacher && teacher_open(o, &r->tc)) return 1;
     if (o->t.resume) {

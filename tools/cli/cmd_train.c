@@ -129,11 +129,8 @@ int cmd_train(int argc, char **argv) {
     if (!rc && o.val) rc = train_open_loader(CMD, o.val, o.val_limit, &o, false, &vds, &va);
     if (!rc) {
         train_opts_finish(&o, lcv_loader_batches(tr));
-        rc = train_create(CMD, o.model, &o.p, o.p.seed, ds, &t);
+        rc = train_create(CMD, o.model, &o.p, o.p.seed, o.init, ds, &t);
     }
-    int taken = 0;
-    if (!rc && o.init && lcv_trainer_init_from_file(t, o.init, &taken) != LCV_OK)
-        rc = cli_fail(CMD, "%s", lcv_trainer_errmsg(t));
     if (!rc && o.resume && lcv_trainer_load(t, o.resume) != LCV_OK)
         rc = cli_fail(CMD, "%s", lcv_trainer_errmsg(t));
     if (!rc) {
@@ -141,9 +138,6 @@ int cmd_train(int argc, char **argv) {
                "of %ld)\n", o.model, (long long)lcv_trainer_param_count(t),
                lcv_trainer_param_tensors(t), o.data, (long long)lcv_dataset_count(ds),
                (long long)lcv_loader_batches(tr), o.batch);
-        if (o.init)
-            printf("initialised %d tensors (parameters and running statistics) from %s\n",
-                   taken, o.init);
         if (o.resume)
             printf("resumed from %s at epoch %lld, step %lld\n", o.resume,
                    (long long)lcv_trainer_epoch(t), (long long)lcv_trainer_step_count(t));

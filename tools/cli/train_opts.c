@@ -192,7 +192,7 @@ int train_open_loader(const char *cmd, const char *spec, long limit, const train
 }
 
 int train_create(const char *cmd, const char *model, const lcv_train_params *p, uint64_t seed,
-                 const lcv_dataset *ds, lcv_trainer **t) {
+                 const char *init, const lcv_dataset *ds, lcv_trainer **t) {
     lcv_status st;
     if (strncmp(model, "arch:", 5) != 0 && access(model, F_OK) == 0) {
         st = lcv_trainer_create_file(model, p, t);
@@ -212,8 +212,13 @@ int train_create(const char *cmd, const char *model, const lcv_train_params *p, 
         st = lcv_trainer_create_buffer(data, size, p, t);
         lcv_build_free_buffer(data);
     }
-    if (st == LCV_OK) return 0;
-    return cli_fail(cmd, "%s", *t ? lcv_trainer_errmsg(*t) : "out of memory");
+    int taken = 0;
+    if (st == LCV_OK && init) st = lcv_trainer_init_from_file(*t, init, &taken);
+    if (st != LCV_OK) return cli_fail(cmd, "%s", *t ? lcv_trainer_errmsg(*t) : "out of memory");
+    if (init)
+        printf("initialised %d tensors (parameters and running statistics) from %s\n", taken,
+               init);
+    return 0;
 }
 
 /* One validation batch of per-pixel logits lg [n, k, h, w] against label maps y [n, h, w]:

@@ -34,9 +34,11 @@ void train_opts_finish(train_opts *o, int64_t batches_per_epoch);
 int train_open_loader(const char *cmd, const char *spec, long limit, const train_opts *o,
                       bool train, lcv_dataset **ds, lcv_loader **ld);
 /* A trainer for model: an ONNX file, or an architecture ("arch:NAME", or a NAME that is not an
- * existing file) built for ds's sample shape and class count with seed. Returns 0 or 1. */
+ * existing file) built for ds's sample shape and class count with seed; then started from the
+ * weights of the ONNX file init where names and shapes agree (--init; NULL: none). Returns 0
+ * or 1. */
 int train_create(const char *cmd, const char *model, const lcv_train_params *p, uint64_t seed,
-                 const lcv_dataset *ds, lcv_trainer **t);
+                 const char *init, const lcv_dataset *ds, lcv_trainer **t);
 /* Accuracy (percent) of t's model on a validation loader. Returns 0 or 1. */
 int train_validate(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *acc);
 /* The same, also for segmenters (per-pixel logits [N, K, H, W], K <= 256, label maps): *acc is
