@@ -118,15 +118,10 @@ int train_validate_det(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *
     *map50 = *map = -1.0;
     if (lcv_loader_start_epoch(ld, 0) != LCV_OK) return cli_fail(cmd, "validation loader failed");
     for (;;) {
-        const lcv_tensor *x, *y;
-        if (lcv_loader_next(ld, &x, &y, err, sizeof err) != LCV_OK) {
-            rc = cli_fail(cmd, "%s", err);
-            break;
-        }
-        if (!x) break;
-        const lcv_tensor *out;
-        if (lcv_trainer_evaluate(t, x, &out) != LCV_OK) {
-            rc = cli_fail(cmd, "validation: %s", lcv_trainer_errmsg(t));
+        const lcv_tensor *x, *y, *out;
+        int got = train_val_next(cmd, t, ld, &x, &y, &out);
+        if (got <= 0) {
+            rc = got < 0;
             break;
         }
         int64_t n = lcv_tensor_dim(x, 0), ih = lcv_tensor_dim(x, 2);

@@ -265,6 +265,16 @@ int train_validate(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *acc)
     return train_validate_miou(cmd, t, ld, acc, NULL);
 }
 
+int train_val_next(const char *cmd, lcv_trainer *t, lcv_loader *ld, const lcv_tensor **x,
+                   const lcv_tensor **y, const lcv_tensor **out) {
+    char err[ERRCAP];
+    if (lcv_loader_next(ld, x, y, err, sizeof err) != LCV_OK) return -cli_fail(cmd, "%s", err);
+    if (!*x) return 0;
+    if (lcv_trainer_evaluate(t, *x, out) != LCV_OK)
+        return -cli_fail(cmd, "validation: %s", lcv_trainer_errmsg(t));
+    return 1;
+}
+
 int train_validate_miou(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *acc,
                         double *miou) {
     char err[ERRCAP];
@@ -274,15 +284,10 @@ int train_validate_miou(const char *cmd, lcv_trainer *t, lcv_loader *ld, double 
     if (miou) *miou = -1.0;
     if (lcv_loader_start_epoch(ld, 0) != LCV_OK) return cli_fail(cmd, "validation loader failed");
     for (;;) {
-        const lcv_tensor *x, *y;
-        if (lcv_loader_next(ld, &x, &y, err, sizeof err) != LCV_OK) {
-            rc = cli_fail(cmd, "%s", err);
-            break;
-        }
-        if (!x) break;
-        const lcv_tensor *lg;
-        if (lcv_trainer_evaluate(t, x, &lg) != LCV_OK) {
-            rc = cli_fail(cmd, "validation: %s", lcv_trainer_errmsg(t));
+        const lcv_tensor *x, *y, *lg;
+        int got = train_val_next(cmd, t, ld, &x, &y, &lg);
+        if (got <= 0) {
+            rc = got < 0;
             break;
         }
         if (lcv_tensor_ndim(lg) == 4) { /* segmentation: pixels into a confusion matrix */

@@ -39,6 +39,10 @@ int train_open_loader(const char *cmd, const char *spec, long limit, const train
  * or 1. */
 int train_create(const char *cmd, const char *model, const lcv_train_params *p, uint64_t seed,
                  const char *init, const lcv_dataset *ds, lcv_trainer **t);
+/* The next batch of a validation epoch of ld (started by the caller) and t's output on it:
+ * 1 with *x, *y and *out set, 0 at the end of the epoch, -1 after printing an error. */
+int train_val_next(const char *cmd, lcv_trainer *t, lcv_loader *ld, const lcv_tensor **x,
+                   const lcv_tensor **y, const lcv_tensor **out);
 /* Accuracy (percent) of t's model on a validation loader. Returns 0 or 1. */
 int train_validate(const char *cmd, lcv_trainer *t, lcv_loader *ld, double *acc);
 /* The same, also for segmenters (per-pixel logits [N, K, H, W], K <= 256, label maps): *acc is
