@@ -643,7 +643,7 @@ lcv_status lcv_grad_conv(lcv_gradctx *c) {
         return LCV_OK;
     }
     const float *dy = dyt->data;
-    if (db) lcv_grad_channel_sums(g.batch, g.m, g.out_size, dy, db->data);
+    if (db) lcv_grad_channel_sums(c, g.batch, g.m, g.out_size, dy, db->data);
     if (dw) st = lcv_convg_weight_grad(c, &g, x->data, dy, dw->data);
     if (st == LCV_OK && dx) st = lcv_convg_adjoint(c, &g, wt->data, dy, dx->data);
     return st;

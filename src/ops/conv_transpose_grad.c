@@ -80,7 +80,7 @@ lcv_status lcv_grad_conv_transpose(lcv_gradctx *c) {
         return LCV_OK;
     }
     const float *dy = dyt->data;
-    if (db) lcv_grad_channel_sums(g.batch, g.c, g.in_size, dy, db->data);
+    if (db) lcv_grad_channel_sums(c, g.batch, g.c, g.in_size, dy, db->data);
     if (dw) st = lcv_convg_weight_grad(c, &g, dy, x->data, dw->data);
     if (st == LCV_OK && dx) st = lcv_convg_forward(c, &g, dy, wt->data, dx->data);
     return st;

@@ -4,9 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/threadpool.h"
 #include "../kernels/f32-gemm/gemm.h"
+#include "../kernels/f32-sums/sums.h"
 #include "../kernels/f32-gemm/gemm_internal.h"
 #include "gemm_grad.h"
+#include "grad_util.h"
 
 lcv_isa lcv_grad_isa(void) { return lcv_isa_choose(LCV_ISA_AUTO); }
 
@@ -141,18 +144,30 @@ lcv_status lcv_grad_mm(lcv_gradctx *c, lcv_isa isa, int64_t m, int64_t n, int64_
     return LCV_OK;
 }
 
-void lcv_grad_channel_sums(int64_t batch, int64_t channels, int64_t plane, const float *src,
-                           float *dst) {
-    for (int64_t ch = 0; ch < channels; ch++) {
+typedef struct channel_sums_task {
+    int64_t batch, channels, plane;
+    const float *src;
+    float *dst;
+    const lcv_f32_sums *kern;
+} channel_sums_task;
+
+static void channel_sums_range(void *ctx, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    const channel_sums_task *t = ctx;
+    for (int64_t ch = begin; ch < end; ch++) {
         double s = 0.0;
-        for (int64_t n = 0; n < batch; n++) {
-            const float *p = src + (n * channels + ch) * plane;
-            float part = 0.0f;
-            for (int64_t i = 0; i < plane; i++) part += p[i];
-            s += part;
-        }
-        dst[ch] = (float)s;
+        for (int64_t n = 0; n < t->batch; n++)
+            s += t->kern->sum(t->src + (n * t->channels + ch) * t->plane, t->plane);
+        t->dst[ch] = (float)s;
     }
+}
+
+void lcv_grad_channel_sums(lcv_gradctx *c, int64_t batch, int64_t channels, int64_t plane,
+                           const float *src, float *dst) {
+    channel_sums_task t = {batch, channels, plane, src, dst, lcv_f32_sums_for(lcv_grad_isa())};
+    int64_t per = batch * plane;
+    lcv_threadpool_parallel_for(c->pool, channels, LCV_GRADU_GRAIN / (per + 1) + 1,
+                                channel_sums_range, &t);
 }
 
 /* ---- Gemm: Y = alpha * A' * B' + beta * C, A' = transA ? A^T : A, B' likewise ---------- */

@@ -50,8 +50,8 @@ lcv_status lcv_grad_mm(lcv_gradctx *c, lcv_isa isa, int64_t m, int64_t n, int64_
                        bool acc, float *pack);
 
 /* dst[ch] = sum over batch and positions of src[batch][channels][plane], each channel summed in
- * double in a fixed order. */
-void lcv_grad_channel_sums(int64_t batch, int64_t channels, int64_t plane, const float *src,
-                           float *dst);
+ * double in a fixed order (so on any number of threads: channels are shared out over c->pool). */
+void lcv_grad_channel_sums(lcv_gradctx *c, int64_t batch, int64_t channels, int64_t plane,
+                           const float *src, float *dst);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../core/threadpool.h"
 #include "layout_util.h"
 
 /* ---- Transpose ---- */
@@ -86,6 +87,24 @@ lcv_status lcv_infer_concat(lcv_opctx *c) {
     return lcv_layout_set_out(c, 0, x0->dtype, x0->ndim, dims);
 }
 
+typedef struct concat_task {
+    const lcv_opctx *c;
+    int axis;
+    size_t row, out_row; /* bytes of one index along the axis; of one outer slab of the output */
+} concat_task;
+
+static void concat_slabs(void *ctx, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    const concat_task *t = ctx;
+    char *d = (char *)t->c->out[0]->data + (size_t)begin * t->out_row;
+    for (int64_t o = begin; o < end; o++)
+        for (int i = 0; i < t->c->n_in; i++) {
+            size_t bytes = (size_t)t->c->in[i]->dims[t->axis] * t->row;
+            if (bytes) memcpy(d, (const char *)t->c->in[i]->data + (size_t)o * bytes, bytes);
+            d += bytes;
+        }
+}
+
 lcv_status lcv_exec_concat(lcv_opctx *c) {
     lcv_tensor *y = c->out[0];
     int axis;
@@ -94,15 +113,12 @@ lcv_status lcv_exec_concat(lcv_opctx *c) {
     int64_t outer, inner;
     lcv_shape_numel(axis, y->dims, &outer);
     lcv_shape_numel(y->ndim - axis - 1, y->dims + axis + 1, &inner);
-    size_t row = (size_t)inner * lcv_dtype_size(y->dtype);
-    char *d = y->data;
-    for (int64_t o = 0; o < outer; o++) {
-        for (int i = 0; i < c->n_in; i++) {
-            size_t bytes = (size_t)c->in[i]->dims[axis] * row;
-            if (bytes) memcpy(d, (const char *)c->in[i]->data + (size_t)o * bytes, bytes);
-            d += bytes;
-        }
-    }
+    concat_task t = {c, axis, (size_t)inner * lcv_dtype_size(y->dtype), 0};
+    t.out_row = (size_t)y->dims[axis] * t.row;
+    /* a slab per task unless slabs are small: threads only pay off on long copies */
+    int64_t grain = t.out_row >= LCV_COPY_GRAIN_BYTES ? 1
+                                                      : LCV_COPY_GRAIN_BYTES / (t.out_row + 1) + 1;
+    lcv_threadpool_parallel_for(c->pool, outer, grain, concat_slabs, &t);
     return LCV_OK;
 }
 

@@ -5,6 +5,7 @@
  * element indices of X, so every clamping rule of the forward applies unchanged. */
 #include <string.h>
 
+#include "../core/threadpool.h"
 #include "grad_util.h"
 #include "layout_util.h"
 
@@ -74,20 +75,25 @@ static lcv_status piece_axis(lcv_gradctx *c, int64_t def, int rank, int *axis) {
     return LCV_OK;
 }
 
-/* Moves rows between the joined tensor and its pieces: to_pieces copies whole's slab of each
- * piece out (NULL piece buffers are skipped), else each piece is copied in (NULL: zeros). */
-static void move_pieces(float *whole, float *const *pieces, const lcv_tensor *w,
-                        const lcv_tensor *const *shapes, int n, int axis, bool to_pieces) {
-    int64_t outer = 1, inner = 1;
-    for (int k = 0; k < axis; k++) outer *= w->dims[k];
-    for (int k = axis + 1; k < w->ndim; k++) inner *= w->dims[k];
-    float *d = whole;
-    for (int64_t o = 0; o < outer; o++) {
-        for (int i = 0; i < n; i++) {
-            int64_t len = shapes[i]->dims[axis] * inner;
+typedef struct pieces_task {
+    float *whole;
+    float *const *pieces;
+    const lcv_tensor *const *shapes;
+    int n, axis;
+    int64_t inner, slab; /* floats of one index along the axis; of one outer slab of whole */
+    bool to_pieces;
+} pieces_task;
+
+static void move_slabs(void *ctx, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    const pieces_task *t = ctx;
+    float *d = t->whole + begin * t->slab;
+    for (int64_t o = begin; o < end; o++)
+        for (int i = 0; i < t->n; i++) {
+            int64_t len = t->shapes[i]->dims[t->axis] * t->inner;
             size_t bytes = sizeof(float) * (size_t)len;
-            float *p = pieces[i] ? pieces[i] + o * len : NULL;
-            if (to_pieces) {
+            float *p = t->pieces[i] ? t->pieces[i] + o * len : NULL;
+            if (t->to_pieces) {
                 if (p && bytes) memcpy(p, d, bytes);
             } else if (bytes) {
                 if (p) memcpy(d, p, bytes);
@@ -95,7 +101,21 @@ static void move_pieces(float *whole, float *const *pieces, const lcv_tensor *w,
             }
             d += len;
         }
-    }
+}
+
+/* Moves rows between the joined tensor and its pieces: to_pieces copies whole's slab of each
+ * piece out (NULL piece buffers are skipped), else each piece is copied in (NULL: zeros). */
+static void move_pieces(lcv_gradctx *c, float *whole, float *const *pieces, const lcv_tensor *w,
+                        const lcv_tensor *const *shapes, int n, int axis, bool to_pieces) {
+    pieces_task t = {whole, pieces, shapes, n, axis, 1, 0, to_pieces};
+    int64_t outer = 1;
+    for (int k = 0; k < axis; k++) outer *= w->dims[k];
+    for (int k = axis + 1; k < w->ndim; k++) t.inner *= w->dims[k];
+    t.slab = w->dims[axis] * t.inner;
+    size_t slab_bytes = sizeof(float) * (size_t)t.slab;
+    int64_t grain = slab_bytes >= LCV_COPY_GRAIN_BYTES
+                        ? 1 : (int64_t)(LCV_COPY_GRAIN_BYTES / (slab_bytes + 1) + 1);
+    lcv_threadpool_parallel_for(c->pool, outer, grain, move_slabs, &t);
 }
 
 lcv_status lcv_grad_concat(lcv_gradctx *c) {
@@ -121,7 +141,7 @@ lcv_status lcv_grad_concat(lcv_gradctx *c) {
             if (d[i]) memset(d[i], 0, sizeof(float) * (size_t)lcv_tensor_count(c->in[i]));
         return LCV_OK;
     }
-    move_pieces((float *)dy, d, y, c->in, c->n_in, axis, true);
+    move_pieces(c, (float *)dy, d, y, c->in, c->n_in, axis, true);
     return LCV_OK;
 }
 
@@ -143,7 +163,7 @@ lcv_status lcv_grad_split(lcv_gradctx *c) {
     if (st == LCV_OK) st = piece_axis(c, 0, x->ndim, &axis);
     if (st == LCV_OK) st = check_pieces(c, x, (const lcv_tensor *const *)c->out, c->n_out, axis);
     if (st != LCV_OK) return st;
-    move_pieces(dx, g, x, (const lcv_tensor *const *)c->out, c->n_out, axis, false);
+    move_pieces(c, dx, g, x, (const lcv_tensor *const *)c->out, c->n_out, axis, false);
     return LCV_OK;
 }
 

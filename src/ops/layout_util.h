@@ -7,6 +7,10 @@
 
 #include "op.h"
 
+/* Bytes a thread should copy at least before a copy is split over the pool: below that, waking
+ * a worker costs more than the copy. */
+#define LCV_COPY_GRAIN_BYTES ((size_t)65536)
+
 /* Input i with a storable dtype and a known shape (what names it in messages). Returns
  * LCV_DEFERRED while its rank or a dim is unknown (-1: load time, dynamic dims). */
 lcv_status lcv_layout_input(lcv_opctx *c, int i, const char *what, const lcv_tensor **out);

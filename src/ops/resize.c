@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/threadpool.h"
 #include "op.h"
 
 typedef enum { RS_NEAREST, RS_LINEAR, RS_CUBIC } rs_mode;
@@ -387,16 +388,31 @@ static lcv_status rs_build_axis(const rs_params *p, int d, rs_axis *ax) {
 
 /* ---- kernels ---- */
 
-/* float32, every axis before the last two a pure copy: 2-D loops over planes. */
-static void rs_run_f32_2d(const rs_params *p, const rs_axis *ay, const rs_axis *ax,
-                          const float *src, float *dst) {
+/* float32, every axis before the last two a pure copy: 2-D loops over planes, shared out over
+ * the pool in runs of at least RS_GRAIN output values. */
+#define RS_GRAIN 16384
+
+typedef struct rs_2d_task {
+    const rs_params *p;
+    const rs_axis *ay, *ax;
+    const float *src;
+    float *dst;
+} rs_2d_task;
+
+/* Planes [begin, end) of the float32 2-D case. */
+static void rs_run_f32_2d(void *ctx, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    const rs_2d_task *t = ctx;
+    const rs_params *p = t->p;
+    const rs_axis *ay = t->ay, *ax = t->ax;
     int r = p->rank;
     int64_t ih = r >= 2 ? p->in[r - 2] : 1, iw = p->in[r - 1];
-    int64_t oh = r >= 2 ? p->out[r - 2] : 1, ow = p->out[r - 1], planes = 1;
-    for (int d = 0; d < r - 2; d++) planes *= p->in[d];
+    int64_t oh = r >= 2 ? p->out[r - 2] : 1, ow = p->out[r - 1];
     int64_t nty = ay->ntap, ntx = ax->ntap;
     float ext = (float)p->extrapolation;
-    for (int64_t pl = 0; pl < planes; pl++, src += ih * iw) {
+    const float *src = t->src + begin * ih * iw;
+    float *dst = t->dst + begin * oh * ow;
+    for (int64_t pl = begin; pl < end; pl++, src += ih * iw) {
         for (int64_t oy = 0; oy < oh; oy++, dst += ow) {
             const int64_t *yi = ay->idx + oy * nty;
             const double *yw = ay->w + oy * nty;
@@ -524,7 +540,11 @@ lcv_status lcv_exec_resize(lcv_opctx *c) {
         static const int64_t zero = 0;
         static const double one = 1.0;
         rs_axis unit = {1, (int64_t *)&zero, (double *)&one};
-        rs_run_f32_2d(&p, r >= 2 ? &axes[r - 2] : &unit, &axes[r - 1], x->data, y->data);
+        rs_2d_task t = {&p, r >= 2 ? &axes[r - 2] : &unit, &axes[r - 1], x->data, y->data};
+        int64_t planes = 1, plane_out = (r >= 2 ? p.out[r - 2] : 1) * p.out[r - 1];
+        for (int d = 0; d < r - 2; d++) planes *= p.in[d];
+        lcv_threadpool_parallel_for(c->pool, planes, RS_GRAIN / (plane_out + 1) + 1,
+                                    rs_run_f32_2d, &t);
     } else {
         rs_run_generic(&p, axes, x, y);
     }

@@ -4,8 +4,12 @@
  * distill_loss.c. Row statistics are accumulated in double so the values match PyTorch's
  * float32 results to well under 1e-5. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "../core/cpu.h"
+#include "../core/threadpool.h"
+#include "../kernels/f32-vact/vact.h"
 #include "loss.h"
 
 /* max and log-sum-exp of scale * x[0..k). */
@@ -75,9 +79,72 @@ lcv_status lcv_loss_softmax_ce(const float *logits, const int64_t *labels, int64
  * statistics stay on the stack. */
 #define CE_MAP_CHUNK 256
 
+typedef struct ce_map_task {
+    const float *logits;
+    const int64_t *labels;
+    int64_t k, hw;
+    double eps, scale;
+    float *dlogits;       /* or NULL */
+    double *totals;       /* one per image, added in order afterwards */
+    const lcv_vact_kernels *vk;
+} ce_map_task;
+
+/* Images [begin, end) of lcv_loss_softmax_ce_map. Each exponential is taken once, vectorised:
+ * with a gradient it is kept in dlogits and scaled into the probability there. */
+static void ce_map_images(void *ctx, int64_t begin, int64_t end, int thread) {
+    (void)thread;
+    const ce_map_task *t = ctx;
+    int64_t k = t->k, hw = t->hw;
+    double eps = t->eps, off = eps / (double)k, on = 1.0 - eps + off;
+    for (int64_t i = begin; i < end; i++) {
+        const float *x = t->logits + i * k * hw;
+        const int64_t *y = t->labels + i * hw;
+        float *d = t->dlogits ? t->dlogits + i * k * hw : NULL;
+        double total = 0.0;
+        for (int64_t p0 = 0; p0 < hw; p0 += CE_MAP_CHUNK) {
+            int64_t m = hw - p0 < CE_MAP_CHUNK ? hw - p0 : CE_MAP_CHUNK;
+            float mx[CE_MAP_CHUNK], ex[CE_MAP_CHUNK];
+            double sum[CE_MAP_CHUNK], sx[CE_MAP_CHUNK];
+            for (int64_t q = 0; q < m; q++) {
+                mx[q] = -INFINITY;
+                sum[q] = sx[q] = 0.0;
+            }
+            for (int64_t j = 0; j < k; j++) {
+                const float *r = x + j * hw + p0;
+                for (int64_t q = 0; q < m; q++) mx[q] = r[q] > mx[q] ? r[q] : mx[q];
+            }
+            for (int64_t j = 0; j < k; j++) {
+                const float *r = x + j * hw + p0;
+                float *e = d ? d + j * hw + p0 : ex;
+                for (int64_t q = 0; q < m; q++) e[q] = r[q] - mx[q];
+                t->vk->unary(LCV_VFN_EXP, 0.0f, 0.0f, e, e, m);
+                for (int64_t q = 0; q < m; q++) {
+                    sum[q] += (double)e[q];
+                    sx[q] += (double)r[q];
+                }
+            }
+            for (int64_t q = 0; q < m; q++) {
+                double shift = (double)mx[q] + log(sum[q]);
+                double logp_y = (double)x[y[p0 + q] * hw + p0 + q] - shift;
+                total += -(1.0 - eps) * logp_y - off * (sx[q] - (double)k * shift);
+                sum[q] = t->scale / sum[q]; /* reused: turns an exponential into a gradient */
+            }
+            if (!d) continue;
+            for (int64_t j = 0; j < k; j++) {
+                float *dr = d + j * hw + p0;
+                for (int64_t q = 0; q < m; q++) {
+                    double target = y[p0 + q] == j ? on : off;
+                    dr[q] = (float)((double)dr[q] * sum[q] - target * t->scale);
+                }
+            }
+        }
+        t->totals[i] = total;
+    }
+}
+
 lcv_status lcv_loss_softmax_ce_map(const float *logits, const int64_t *labels, int64_t n,
                                    int64_t k, int64_t hw, float smoothing, float *dlogits,
-                                   double *loss, lcv_err *e) {
+                                   double *loss, lcv_threadpool *pool, lcv_err *e) {
     lcv_status st = check_dims(n, k, "per-pixel cross-entropy", e);
     if (st != LCV_OK) return st;
     if (hw < 1)
@@ -93,49 +160,18 @@ lcv_status lcv_loss_softmax_ce_map(const float *logits, const int64_t *labels, i
     if (!(smoothing >= 0.0f && smoothing < 1.0f))
         return lcv_fail(e, LCV_ERR_INVALID_ARG, "label smoothing %g is outside [0, 1)",
                         (double)smoothing);
-    double eps = smoothing, off = eps / (double)k, on = 1.0 - eps + off, total = 0.0;
-    double scale = 1.0 / ((double)n * (double)hw);
-    for (int64_t i = 0; i < n; i++) {
-        const float *x = logits + i * k * hw;
-        const int64_t *y = labels + i * hw;
-        for (int64_t p0 = 0; p0 < hw; p0 += CE_MAP_CHUNK) {
-            int64_t m = hw - p0 < CE_MAP_CHUNK ? hw - p0 : CE_MAP_CHUNK;
-            double mx[CE_MAP_CHUNK], sum[CE_MAP_CHUNK], sx[CE_MAP_CHUNK];
-            for (int64_t q = 0; q < m; q++) {
-                mx[q] = -INFINITY;
-                sum[q] = sx[q] = 0.0;
-            }
-            for (int64_t j = 0; j < k; j++) {
-                const float *r = x + j * hw + p0;
-                for (int64_t q = 0; q < m; q++)
-                    if ((double)r[q] > mx[q]) mx[q] = r[q];
-            }
-            for (int64_t j = 0; j < k; j++) {
-                const float *r = x + j * hw + p0;
-                for (int64_t q = 0; q < m; q++) {
-                    sum[q] += exp((double)r[q] - mx[q]);
-                    sx[q] += (double)r[q];
-                }
-            }
-            for (int64_t q = 0; q < m; q++) {
-                double lse = log(sum[q]), shift = mx[q] + lse;
-                double logp_y = (double)x[y[p0 + q] * hw + p0 + q] - shift;
-                total += -(1.0 - eps) * logp_y - off * (sx[q] - (double)k * shift);
-                sum[q] = shift; /* reused: what turns a logit into a log-probability */
-            }
-            if (!dlogits) continue;
-            float *d = dlogits + i * k * hw;
-            for (int64_t j = 0; j < k; j++) {
-                const float *r = x + j * hw + p0;
-                float *dr = d + j * hw + p0;
-                for (int64_t q = 0; q < m; q++) {
-                    double pr = exp((double)r[q] - sum[q]), t = y[p0 + q] == j ? on : off;
-                    dr[q] = (float)((pr - t) * scale);
-                }
-            }
-        }
-    }
-    *loss = total * scale;
+    double *totals = malloc(sizeof(double) * (size_t)n);
+    if (!totals)
+        return lcv_fail(e, LCV_ERR_NOMEM, "per-pixel cross-entropy: out of memory for %lld "
+                        "images", (long long)n);
+    ce_map_task t = {.logits = logits, .labels = labels, .k = k, .hw = hw, .eps = smoothing,
+                     .scale = 1.0 / ((double)n * (double)hw), .dlogits = dlogits,
+                     .totals = totals, .vk = lcv_vact_kernels_for(lcv_isa_choose(LCV_ISA_AUTO))};
+    lcv_threadpool_parallel_for(pool, n, 1, ce_map_images, &t);
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) total += totals[i];
+    free(totals);
+    *loss = total * t.scale;
     return LCV_OK;
 }
 

@@ -5,6 +5,7 @@
 #define LCV_TRAIN_LOSS_H
 
 #include "../core/core.h"
+#include "../core/threadpool.h"
 
 /* Softmax cross-entropy of logits [n, k] against labels [n] (each in [0, k)), mean over the
  * batch, with label smoothing eps in [0, 1): the target is (1 - eps) one-hot + eps / k
@@ -14,10 +15,11 @@ lcv_status lcv_loss_softmax_ce(const float *logits, const int64_t *labels, int64
 
 /* Per-pixel softmax cross-entropy (segmentation) of logits [n, k, hw] (NCHW with hw = H * W)
  * against label maps [n, hw] (each in [0, k)), mean over the n * hw pixels, with label smoothing
- * as above: PyTorch's F.cross_entropy on 4-D input. dlogits [n, k, hw] or NULL. */
+ * as above: PyTorch's F.cross_entropy on 4-D input. dlogits [n, k, hw] or NULL. The images are
+ * shared out over pool (NULL: this thread); the results do not depend on its size. */
 lcv_status lcv_loss_softmax_ce_map(const float *logits, const int64_t *labels, int64_t n,
                                    int64_t k, int64_t hw, float smoothing, float *dlogits,
-                                   double *loss, lcv_err *e);
+                                   double *loss, lcv_threadpool *pool, lcv_err *e);
 
 /* The detection loss of a one-level anchor-free head (loss_det.c, FCOS). */
 typedef struct lcv_fcos_params {

@@ -315,7 +315,7 @@ static lcv_status ce_loss(lcv_trainer *t, const void *ctx, const lcv_tensor *lg,
     if (lg->ndim == 4)
         return lcv_loss_softmax_ce_map(lg->data, t->labels, lg->dims[0], lg->dims[1],
                                        lg->dims[2] * lg->dims[3], t->p.label_smoothing,
-                                       seed->data, loss, &t->err);
+                                       seed->data, loss, lcv_autodiff_pool(t->ad), &t->err);
     return lcv_loss_softmax_ce(lg->data, t->labels, lg->dims[0], lg->dims[1],
                                t->p.label_smoothing, seed->data, loss, &t->err);
 }

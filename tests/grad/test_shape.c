@@ -394,39 +394,44 @@ static void test_threads(void) {
     lcv_threadpool *pool = NULL;
     lcv_err err;
     CHECK(lcv_threadpool_create(2, &pool, &err) == LCV_OK);
-    int64_t d[4] = {4, 8, 17, 19}, four = 4, zero = 0;
-    lcv_tensor *x = rnd(4, d, &s);
+    int64_t d[4] = {4, 8, 17, 19}, wide[4] = {4, 64, 17, 19}, four = 4, zero = 0;
+    lcv_tensor *x = rnd(4, d, &s), *xw = rnd(4, wide, &s);
     lcv_tensor *roi = optest_tensor(LCV_DTYPE_FLOAT32, 1, &zero, NULL);
     lcv_tensor *sc = optest_tensor(LCV_DTYPE_FLOAT32, 1, &four, (double[]){1, 1, 2, 2});
     lcv_tensor *idx = gradcheck_vec(5, (int64_t[]){3, 0, 3, 7, 1});
     lcv_tensor *shape = gradcheck_vec(5, (int64_t[]){2, 4, 8, 17, 19});
+    /* Concat's slabs are large enough to be shared out */
     struct {
         const char *op;
         int n_in;
         lcv_tensor *in[3];
     } c[] = {{"Resize", 3, {x, roi, sc}}, {"Gather", 2, {x, idx, NULL}},
-             {"Expand", 2, {x, shape, NULL}}};
-    for (int i = 0; i < 3; i++) {
+             {"Expand", 2, {x, shape, NULL}}, {"Concat", 2, {xw, xw, NULL}}};
+    for (int i = 0; i < 4; i++) {
         optest t;
         optest_init(&t, c[i].op, 13, c[i].n_in, 1);
         if (i == 0) optest_attr_str(&t, "mode", "linear");
-        if (i == 1) optest_attr_int(&t, "axis", 1);
-        lcv_tensor *out[1], *d1[3], *d2[3];
-        bool wants[3] = {true, false, false};
+        if (i == 1 || i == 3) optest_attr_int(&t, "axis", 1);
+        lcv_tensor *out[1], *out2[1], *d1[3], *d2[3];
+        bool wants[3] = {true, i == 3, false};
         CHECK(gradcheck_forward(&t, c[i].n_in, c[i].in, 1, out, NULL, NULL) == LCV_OK);
+        CHECK(gradcheck_forward(&t, c[i].n_in, c[i].in, 1, out2, NULL, pool) == LCV_OK);
+        CHECK_MSG(gradcheck_same_bits(out[0], out2[0]), "%s forward", c[i].op);
         lcv_tensor *dy[1] = {rnd(out[0]->ndim, out[0]->dims, &s)};
         int n = c[i].n_in;
         CHECK(gradcheck_backward(&t, n, c[i].in, 1, out, dy, d1, wants, NULL, NULL, NULL) == LCV_OK);
         CHECK(gradcheck_backward(&t, n, c[i].in, 1, out, dy, d2, wants, NULL, pool, NULL) == LCV_OK);
-        CHECK_MSG(gradcheck_same_bits(d1[0], d2[0]), "%s", c[i].op);
+        for (int k = 0; k < n; k++)
+            if (wants[k]) CHECK_MSG(gradcheck_same_bits(d1[k], d2[k]), "%s input %d", c[i].op, k);
         gradcheck_free_all(d1, c[i].n_in);
         gradcheck_free_all(d2, c[i].n_in);
         gradcheck_free_all(dy, 1);
         gradcheck_free_all(out, 1);
+        gradcheck_free_all(out2, 1);
         optest_free(&t);
     }
-    lcv_tensor *all[5] = {x, roi, sc, idx, shape};
-    gradcheck_free_all(all, 5);
+    lcv_tensor *all[6] = {x, xw, roi, sc, idx, shape};
+    gradcheck_free_all(all, 6);
     lcv_threadpool_free(pool);
 }
 
