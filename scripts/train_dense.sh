@@ -16,16 +16,16 @@
 # epoch (OUT/model.ckpt; `leancv train ... --resume` goes on from it).
 # Environment: OUT (default BUILD/TASK), DATA (the scenes, default BUILD/scenes, shared by both
 # tasks and reused when generated with the same arguments), TRAIN / TEST scenes (24000 / 1000),
-# EPOCHS (segmenter 4, detector 6), BATCH (16), LR (segmenter 0.004, detector 0.002), THREADS
+# EPOCHS (segmenter 5, detector 6), BATCH (16), LR (segmenter 0.004, detector 0.002), THREADS
 # (2), SEED (0), FASHION_MNIST_DIR; the segmenter's first stage: SMALL (its canvases, default
-# BUILD/scenes64: 48000 for training, 500 to validate), SMALL_EPOCHS (4; 0 skips the stage),
+# BUILD/scenes64: 48000 for training, 500 to validate), SMALL_EPOCHS (5; 0 skips the stage),
 # SMALL_LR (0.004).
 set -euo pipefail
 task=${1:-}
 build=${2:-build}
 case $task in
-  segmenter) arch=segnet-tiny labels=labels lr=${LR:-0.004} epochs=${EPOCHS:-4}
-             small_epochs=${SMALL_EPOCHS:-4} small_lr=${SMALL_LR:-0.004} ;;
+  segmenter) arch=segnet-tiny labels=labels lr=${LR:-0.004} epochs=${EPOCHS:-5}
+             small_epochs=${SMALL_EPOCHS:-5} small_lr=${SMALL_LR:-0.004} ;;
   detector) arch=fcos-tiny labels=boxes lr=${LR:-0.002} epochs=${EPOCHS:-6} small_epochs=0 ;;
   *) echo "usage: train_dense.sh segmenter|detector [BUILD]" >&2; exit 2 ;;
 esac
