@@ -6,8 +6,8 @@
 
 #include "../core/threadpool.h"
 #include "../kernels/f32-gemm/gemm.h"
-#include "../kernels/f32-sums/sums.h"
 #include "../kernels/f32-gemm/gemm_internal.h"
+#include "../kernels/f32-sums/sums.h"
 #include "gemm_grad.h"
 #include "grad_util.h"
 
