@@ -115,10 +115,7 @@ lcv_status lcv_exec_concat(lcv_opctx *c) {
     lcv_shape_numel(y->ndim - axis - 1, y->dims + axis + 1, &inner);
     concat_task t = {c, axis, (size_t)inner * lcv_dtype_size(y->dtype), 0};
     t.out_row = (size_t)y->dims[axis] * t.row;
-    /* a slab per task unless slabs are small: threads only pay off on long copies */
-    int64_t grain = t.out_row >= LCV_COPY_GRAIN_BYTES ? 1
-                                                      : LCV_COPY_GRAIN_BYTES / (t.out_row + 1) + 1;
-    lcv_threadpool_parallel_for(c->pool, outer, grain, concat_slabs, &t);
+    lcv_threadpool_parallel_for(c->pool, outer, lcv_copy_grain(t.out_row), concat_slabs, &t);
     return LCV_OK;
 }
 

@@ -112,10 +112,8 @@ static void move_pieces(lcv_gradctx *c, float *whole, float *const *pieces, cons
     for (int k = 0; k < axis; k++) outer *= w->dims[k];
     for (int k = axis + 1; k < w->ndim; k++) t.inner *= w->dims[k];
     t.slab = w->dims[axis] * t.inner;
-    size_t slab_bytes = sizeof(float) * (size_t)t.slab;
-    int64_t grain = slab_bytes >= LCV_COPY_GRAIN_BYTES
-                        ? 1 : (int64_t)(LCV_COPY_GRAIN_BYTES / (slab_bytes + 1) + 1);
-    lcv_threadpool_parallel_for(c->pool, outer, grain, move_slabs, &t);
+    lcv_threadpool_parallel_for(c->pool, outer, lcv_copy_grain(sizeof(float) * (size_t)t.slab),
+                                move_slabs, &t);
 }
 
 lcv_status lcv_grad_concat(lcv_gradctx *c) {

@@ -11,6 +11,12 @@
  * a worker costs more than the copy. */
 #define LCV_COPY_GRAIN_BYTES ((size_t)65536)
 
+/* The lcv_threadpool_parallel_for grain for copies of slab_bytes each: 1 for slabs of at least
+ * LCV_COPY_GRAIN_BYTES, else enough slabs per task to reach it. */
+static inline int64_t lcv_copy_grain(size_t slab_bytes) {
+    return (int64_t)(LCV_COPY_GRAIN_BYTES / (slab_bytes + 1)) + 1;
+}
+
 /* Input i with a storable dtype and a known shape (what names it in messages). Returns
  * LCV_DEFERRED while its rank or a dim is unknown (-1: load time, dynamic dims). */
 lcv_status lcv_layout_input(lcv_opctx *c, int i, const char *what, const lcv_tensor **out);

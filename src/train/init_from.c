@@ -8,13 +8,6 @@
 #include "../frontends/onnx/onnx.h"
 #include "trainer_impl.h"
 
-static bool same_layout(const lcv_tensor *a, const lcv_tensor *b) {
-    if (a->dtype != b->dtype || a->ndim != b->ndim) return false;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->dims[d] != b->dims[d]) return false;
-    return true;
-}
-
 lcv_status lcv_trainer_init_from_file(lcv_trainer *t, const char *path, int *taken) {
     if (!t || !t->ready) return LCV_ERR_INVALID_ARG;
     t->err.msg[0] = '\0';
@@ -41,7 +34,8 @@ lcv_status lcv_trainer_init_from_file(lcv_trainer *t, const char *path, int *tak
         lcv_tensor *dst = param ? t->params[i] : t->buffers[i - t->n_params];
         int s = lcv_graph_find(src, g->values[v].name);
         const lcv_tensor *from = s >= 0 ? src->values[s].init : NULL;
-        if (from && same_layout(from, dst)) {
+        if (from && from->dtype == dst->dtype &&
+            lcv_shape_equal(from->ndim, from->dims, dst->ndim, dst->dims)) {
             memcpy(dst->data, from->data, lcv_tensor_nbytes(dst));
             n++;
         }

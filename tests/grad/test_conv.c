@@ -159,16 +159,23 @@ static void test_random(gradcheck_env *e, bool transpose) {
     }
 }
 
+/* A 2-D depthwise case of batch 2: group channels of h x w, a kernel x kernel window. */
+static conv_case depthwise_case(bool transpose, int64_t group, int64_t h, int64_t w,
+                                int64_t kernel) {
+    conv_case k = base_case(transpose, 2);
+    k.batch = 2;
+    k.group = group;
+    k.in[0] = h;
+    k.in[1] = w;
+    k.kernel[0] = k.kernel[1] = kernel;
+    return k;
+}
+
 /* Each engine path on purpose: direct (depthwise, multiplier 2), the GEMM with im2col, 1x1
  * read in place, and the column tiling with products past the GEMM's K block. */
 static void test_paths(gradcheck_env *e, bool transpose) {
     uint64_t s = transpose ? 21 : 20;
-    conv_case k = base_case(transpose, 2);
-    k.batch = 2;
-    k.group = 5;
-    k.in[0] = 9;
-    k.in[1] = 7;
-    k.kernel[0] = k.kernel[1] = 3;
+    conv_case k = depthwise_case(transpose, 5, 9, 7, 3);
     k.stride[0] = 2;
     k.pads[0] = k.pads[1] = k.pads[3] = 1;
     k.bias = true;
@@ -177,12 +184,7 @@ static void test_paths(gradcheck_env *e, bool transpose) {
     k.dil[1] = 2;
     run_case(&k, e, 0, 0, &s); /* depth multiplier 2 */
 
-    k = base_case(transpose, 2);
-    k.batch = 2;
-    k.group = 6;
-    k.in[0] = 13;
-    k.in[1] = 19;
-    k.kernel[0] = k.kernel[1] = 5;
+    k = depthwise_case(transpose, 6, 13, 19, 5);
     k.pads[0] = 2;
     k.pads[1] = 1;
     k.pads[3] = 3;
