@@ -29,6 +29,8 @@ lcv_train_fwd_fn lcv_train_fwd_lookup(int op) {
     }
 }
 
+bool lcv_train_fwd_fuses_relu(int op) { return op == LCV_OP_BatchNormalization; }
+
 lcv_status lcv_grad_fail(lcv_gradctx *c, lcv_status st, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

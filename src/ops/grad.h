@@ -24,6 +24,11 @@ typedef struct lcv_train_io {
     /* Seed of this node for this step: random ops derive their stream from it, so the same
      * seed gives the same mask (finite-difference checks and exact resume rely on it). */
     uint64_t seed;
+    /* Set by the engine, only for ops lcv_train_fwd_fuses_relu accepts: a Relu that is the only
+     * reader of output 0 is folded into this node. The training forward then writes max(y, 0)
+     * there, and the backward's dout[0] is the gradient of that Relu's output. It saves the
+     * Relu's passes over memory in both directions. */
+    bool relu_after;
 } lcv_train_io;
 
 /* Runs the op in training mode: like its exec (same lcv_opctx contract, outputs already sized by
@@ -62,6 +67,8 @@ typedef lcv_status (*lcv_grad_fn)(lcv_gradctx *c);
 lcv_grad_fn lcv_grad_lookup(int op);
 /* The training forward of op id, or NULL when the op trains with its plain exec. */
 lcv_train_fwd_fn lcv_train_fwd_lookup(int op);
+/* Whether op id's training forward and backward honour lcv_train_io.relu_after. */
+bool lcv_train_fwd_fuses_relu(int op);
 
 /* Formats an error naming the node and op, like lcv_op_fail. */
 lcv_status lcv_grad_fail(lcv_gradctx *c, lcv_status st, const char *fmt, ...)

@@ -60,7 +60,14 @@ typedef struct bn_fwd_task {
     double eps;
     double *stats; /* [3][C]: batch mean, 1/std, biased variance */
     const lcv_f32_sums *kern; /* the statistics sums for the ISA */
+    bool relu;                /* write max(y, 0) (lcv_train_io.relu_after) */
 } bn_fwd_task;
+
+/* The affine map y = x * a + b that BatchNorm applies to a channel. */
+static void bn_affine(double scale, double bias, double mean, double inv, double *a, double *b) {
+    *a = scale * inv;
+    *b = bias - mean * *a;
+}
 
 static void bn_fwd_channels(void *ctx, int64_t begin, int64_t end, int thread) {
     const bn_fwd_task *t = ctx;
@@ -91,18 +98,28 @@ static void bn_fwd_channels(void *ctx, int64_t begin, int64_t end, int thread) {
             }
         }
         double v = sq / cnt, inv = 1.0 / sqrt(v + t->eps);
-        double a = lcv_load_f64(t->sc->dtype, t->sc->data, ch) * inv;
-        double b = lcv_load_f64(t->bias->dtype, t->bias->data, ch) - m * a;
+        double a, b;
+        bn_affine(lcv_load_f64(t->sc->dtype, t->sc->data, ch),
+                  lcv_load_f64(t->bias->dtype, t->bias->data, ch), m, inv, &a, &b);
         for (int64_t n = 0; n < N; n++) {
             int64_t base = (n * C + ch) * S;
             if (f32) { /* the same y = x * a + b in float as the inference kernel */
                 const float *p = (const float *)x->data + base;
                 float *q = (float *)t->y->data + base, fa = (float)a, fb = (float)b;
-                for (int64_t s = 0; s < S; s++) q[s] = p[s] * fa + fb;
+                if (t->relu) {
+                    for (int64_t s = 0; s < S; s++) {
+                        float y = lcv_affine_f32(p[s], fa, fb);
+                        q[s] = y < 0.0f ? 0.0f : y; /* as Relu: NaN passes */
+                    }
+                } else {
+                    for (int64_t s = 0; s < S; s++) q[s] = p[s] * fa + fb;
+                }
             } else {
-                for (int64_t s = 0; s < S; s++)
+                for (int64_t s = 0; s < S; s++) {
+                    double y = lcv_load_f64(x->dtype, x->data, base + s) * a + b;
                     lcv_store_f64(t->y->dtype, t->y->data, base + s,
-                                  lcv_load_f64(x->dtype, x->data, base + s) * a + b);
+                                  t->relu && y < 0.0 ? 0.0 : y);
+                }
             }
         }
         t->stats[ch] = m;
@@ -140,7 +157,7 @@ lcv_status lcv_train_fwd_batchnorm(lcv_opctx *c, lcv_train_io *t) {
     double eps = lcv_attr_float(c->node, "epsilon", 1e-5f);
     double mom = lcv_attr_float(c->node, "momentum", 0.9f);
     bn_fwd_task task = {x, c->in[1], c->in[2], c->out[0], N, C, S, eps, t->saved[0].data,
-                        lcv_f32_sums_for(lcv_grad_isa())};
+                        lcv_f32_sums_for(lcv_grad_isa()), t->relu_after};
     int64_t grain = 16384 / (N * S) + 1;
     lcv_threadpool_parallel_for(c->pool, C, grain, bn_fwd_channels, &task);
     lcv_tensor *om = c->n_out > 1 ? c->out[1] : NULL, *ov = c->n_out > 2 ? c->out[2] : NULL;
@@ -158,12 +175,13 @@ lcv_status lcv_train_fwd_batchnorm(lcv_opctx *c, lcv_train_io *t) {
 }
 
 typedef struct bn_bwd_task {
-    const float *x, *dy, *scale, *rmean, *rvar;
+    const float *x, *dy, *scale, *bias, *rmean, *rvar;
     const double *stats; /* training: saved [3][C]; NULL: inference statistics */
     float *dx, *dscale, *dbias, *dmean, *dvar;
     int64_t N, C, S;
     double eps;
     const lcv_f32_sums *kern; /* the statistics sums for the ISA */
+    bool relu;                /* dy is the gradient of max(y, 0) (lcv_train_io.relu_after) */
 } bn_bwd_task;
 
 static void bn_bwd_channels(void *ctx, int64_t begin, int64_t end, int thread) {
@@ -179,9 +197,18 @@ static void bn_bwd_channels(void *ctx, int64_t begin, int64_t end, int thread) {
             m = t->rmean[ch];
             inv = 1.0 / sqrt((double)t->rvar[ch] + t->eps);
         }
+        /* with a fused Relu, dy counts only where the forward's x * a + b was positive */
+        double a = 0, b = 0;
+        if (t->relu) bn_affine(t->scale[ch], t->bias[ch], m, inv, &a, &b);
+        float fa = (float)a, fb = (float)b;
         double sdy = 0, sdyx = 0; /* sum dy, sum dy * x_hat */
-        for (int64_t n = 0; n < N; n++)
-            t->kern->sum_gx(t->dy + (n * C + ch) * S, t->x + (n * C + ch) * S, S, m, &sdy, &sdyx);
+        for (int64_t n = 0; n < N; n++) {
+            const float *gp = t->dy + (n * C + ch) * S, *xp = t->x + (n * C + ch) * S;
+            if (t->relu)
+                t->kern->sum_gx_relu(gp, xp, S, m, fa, fb, &sdy, &sdyx);
+            else
+                t->kern->sum_gx(gp, xp, S, m, &sdy, &sdyx);
+        }
         sdyx *= inv;
         double k = t->scale[ch] * inv;
         if (t->dscale) t->dscale[ch] = (float)sdyx;
@@ -196,8 +223,16 @@ static void bn_bwd_channels(void *ctx, int64_t begin, int64_t end, int thread) {
         for (int64_t n = 0; n < N; n++) {
             const float *xp = t->x + (n * C + ch) * S, *gp = t->dy + (n * C + ch) * S;
             float *dp = t->dx + (n * C + ch) * S;
-            for (int64_t s = 0; s < S; s++)
-                dp[s] = fk * (gp[s] - fmdy - (xp[s] - fm) * finv * fmdyx);
+            if (t->relu) {
+                for (int64_t s = 0; s < S; s++) {
+                    float g = gp[s]; /* read unconditionally, so that the loop vectorises */
+                    g = lcv_relu_passes(xp[s], fa, fb) ? g : 0.0f;
+                    dp[s] = fk * (g - fmdy - (xp[s] - fm) * finv * fmdyx);
+                }
+            } else {
+                for (int64_t s = 0; s < S; s++)
+                    dp[s] = fk * (gp[s] - fmdy - (xp[s] - fm) * finv * fmdyx);
+            }
         }
     }
 }
@@ -229,6 +264,8 @@ lcv_status lcv_grad_batchnorm(lcv_gradctx *c) {
     task.x = x->data;
     task.dy = dy;
     task.scale = c->in[1]->data;
+    task.bias = c->in[2]->data;
+    task.relu = train && t->relu_after;
     task.rmean = c->in[3]->data;
     task.rvar = c->in[4]->data;
     task.stats = train ? t->saved[0].data : NULL;

@@ -216,6 +216,36 @@ static lcv_status analyse(lcv_autodiff *ad, const lcv_autodiff_params *p, lcv_er
     return st;
 }
 
+/* Pairs a node whose training forward can fold in a Relu (lcv_train_fwd_fuses_relu) with the
+ * Relu that alone reads its output 0: that output must have no other reader and not be a
+ * graph output or a loss value, and the node's other outputs must be unused. */
+static lcv_status fuse_relus(lcv_autodiff *ad, lcv_err *e) {
+    const lcv_graph *g = ad->g;
+    int *readers = calloc((size_t)g->n_values + 1, sizeof *readers);
+    if (!readers) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing the graph");
+    for (int i = 0; i < g->n_nodes; i++)
+        for (int k = 0; k < g->nodes[i].n_in; k++)
+            if (g->nodes[i].in[k] >= 0) readers[g->nodes[i].in[k]]++;
+    for (int i = 0; i < g->n_outputs; i++) readers[g->outputs[i]]++;
+    for (int i = 0; i < g->n_nodes; i++) ad->relu_out[i] = -1;
+    for (int j = 0; j < g->n_nodes; j++) {
+        const lcv_node *r = &g->nodes[j];
+        if (r->op != LCV_OP_Relu || ad->folded[j] || r->n_out != 1 || r->out[0] < 0) continue;
+        int v = r->in[0];
+        if (v < 0 || readers[v] != 1 || ad->is_seed[v] || g->values[v].producer < 0) continue;
+        int i = g->values[v].producer;
+        const lcv_node *n = &g->nodes[i];
+        bool ok = !ad->folded[i] && lcv_train_fwd_fuses_relu(n->op) && n->out[0] == v;
+        for (int k = 1; k < n->n_out && ok; k++)
+            if (n->out[k] >= 0 && readers[n->out[k]] > 0) ok = false;
+        if (!ok) continue;
+        ad->relu_out[i] = r->out[0];
+        ad->absorbed[j] = true;
+    }
+    free(readers);
+    return LCV_OK;
+}
+
 /* The per-node training state: saved tensors and writable views of buffer inputs. */
 static lcv_status setup_nodes(lcv_autodiff *ad, lcv_err *e) {
     lcv_graph *g = ad->g;
@@ -233,6 +263,7 @@ static lcv_status setup_nodes(lcv_autodiff *ad, lcv_err *e) {
                 ad->state[i][k] = g->values[n->in[k]].init;
         ad->io[i].state = (lcv_tensor *const *)ad->state[i];
     }
+    for (int i = 0; i < g->n_nodes; i++) ad->io[i].relu_after = ad->relu_out[i] >= 0;
     return LCV_OK;
 }
 
@@ -255,6 +286,8 @@ static lcv_status allocate(lcv_autodiff *ad, lcv_err *e) {
     ad->folded = calloc(nn, sizeof *ad->folded);
     ad->active = calloc(nn, sizeof *ad->active);
     ad->uses_param = calloc(nn, sizeof *ad->uses_param);
+    ad->relu_out = calloc(nn, sizeof *ad->relu_out);
+    ad->absorbed = calloc(nn, sizeof *ad->absorbed);
     ad->slot_base = calloc(nn, sizeof *ad->slot_base);
     ad->io = calloc(nn, sizeof *ad->io);
     ad->state = calloc(nn, sizeof *ad->state);
@@ -272,7 +305,8 @@ static lcv_status allocate(lcv_autodiff *ad, lcv_err *e) {
     ad->tmp = calloc((size_t)width, sizeof *ad->tmp);
     ad->direct = calloc((size_t)width, sizeof *ad->direct);
     if (!ad->kind || !ad->req || !ad->reach || !ad->is_seed || !ad->cur || !ad->grads ||
-        !ad->has_grad || !ad->folded || !ad->active || !ad->uses_param || !ad->slot_base ||
+        !ad->has_grad || !ad->folded || !ad->active || !ad->uses_param || !ad->relu_out ||
+        !ad->absorbed || !ad->slot_base ||
         !ad->io || !ad->state || !ad->plans || !ad->plan_made || !ad->plan_key ||
         !ad->plan_version || !ad->params || !ad->buffers || !ad->ins || !ad->outs ||
         !ad->views || !ad->dout || !ad->din || !ad->tmp || !ad->direct)
@@ -307,6 +341,7 @@ lcv_status lcv_autodiff_create(lcv_graph *g, const lcv_autodiff_params *p, lcv_a
         st = fold(ad, e);
     }
     if (st == LCV_OK) st = analyse(ad, p, e);
+    if (st == LCV_OK) st = fuse_relus(ad, e);
     if (st == LCV_OK) st = setup_nodes(ad, e);
     if (st == LCV_OK && p && p->threads > 1)
         st = lcv_threadpool_create(p->threads, &ad->pool, e);
@@ -347,6 +382,8 @@ void lcv_autodiff_free(lcv_autodiff *ad) {
     free(ad->folded);
     free(ad->active);
     free(ad->uses_param);
+    free(ad->relu_out);
+    free(ad->absorbed);
     free(ad->slot_base);
     free(ad->slots);
     free(ad->io);

@@ -22,6 +22,12 @@ struct lcv_autodiff {
     bool *folded;          /* computed once at creation (all inputs constant) */
     bool *active;          /* runs a backward */
     bool *uses_param;      /* reads a parameter: its plan is rebuilt when parameters change */
+    /* A Relu that is the only reader of a node's output 0, folded into that node while
+     * training (lcv_train_io.relu_after): relu_out[i] is the Relu's output value for the node
+     * that absorbs it, else -1; absorbed[j] marks the Relu, which then neither runs nor
+     * differentiates in training steps (its output shares the node's). */
+    int *relu_out;
+    bool *absorbed;
     int *slot_base;        /* first output slot; n_nodes + 1 entries */
     lcv_tensor *slots;     /* output storage per node output */
     lcv_train_io *io;

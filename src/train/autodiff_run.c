@@ -1,7 +1,8 @@
 /* autodiff_run.c - one training step's graph work: the forward (training forwards where ops have
- * them; fast-kernel plans rebuilt from the current weights for Conv/Gemm/MatMul and the other
- * planned ops; reference kernels otherwise) keeping every value, then the backward in reverse
- * node order, summing the contributions of a value's consumers in a fixed order. */
+ * them, with a following Relu folded in where one can be; fast-kernel plans rebuilt from the
+ * current weights for Conv/Gemm/MatMul and the other planned ops; reference kernels otherwise)
+ * keeping every value, then the backward in reverse node order, summing the contributions of a
+ * value's consumers in a fixed order. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,7 @@ static lcv_status forward_node(lcv_autodiff *ad, int i, bool training, uint64_t 
     if (st != LCV_OK) return st;
     for (int k = 0; k < n->n_out; k++)
         if (n->out[k] >= 0) ad->cur[n->out[k]] = ad->outs[k];
+    if (tf && ad->relu_out[i] >= 0) ad->cur[ad->relu_out[i]] = ad->outs[0];
     return LCV_OK;
 }
 
@@ -141,7 +143,8 @@ lcv_status lcv_autodiff_forward(lcv_autodiff *ad, int n_inputs, const lcv_tensor
     for (int v = 0; v < g->n_values; v++) ad->has_grad[v] = false;
     lcv_status st = bind_inputs(ad, n_inputs, inputs, e);
     for (int i = 0; i < g->n_nodes && st == LCV_OK; i++)
-        if (!ad->folded[i]) st = forward_node(ad, i, training, seed, e);
+        if (!ad->folded[i] && !(training && ad->absorbed[i]))
+            st = forward_node(ad, i, training, seed, e);
     if (st != LCV_OK) return st;
     ad->trained = training;
     return LCV_OK;
@@ -180,7 +183,7 @@ static lcv_status backward_node(lcv_autodiff *ad, int i, lcv_err *e) {
     const lcv_node *n = &ad->g->nodes[i];
     bool any = false;
     for (int k = 0; k < n->n_out; k++) {
-        int v = n->out[k];
+        int v = k == 0 && ad->relu_out[i] >= 0 ? ad->relu_out[i] : n->out[k];
         ad->dout[k] = v >= 0 && ad->has_grad[v] ? &ad->grads[v] : NULL;
         ad->outs[k] = &ad->slots[ad->slot_base[i] + k];
         if (ad->dout[k]) any = true;
@@ -228,7 +231,7 @@ lcv_status lcv_autodiff_backward(lcv_autodiff *ad, lcv_err *e) {
         return lcv_fail(e, LCV_ERR_INVALID_ARG, "backward needs a training forward first");
     lcv_status st = LCV_OK;
     for (int i = g->n_nodes - 1; i >= 0 && st == LCV_OK; i--)
-        if (ad->active[i]) st = backward_node(ad, i, e);
+        if (ad->active[i] && !ad->absorbed[i]) st = backward_node(ad, i, e);
     if (st != LCV_OK) return st;
     for (int p = 0; p < ad->n_params; p++) {
         int v = ad->params[p];

@@ -4,9 +4,9 @@
  * the cross-entropy loss (batch 3) is compared with central finite differences of the whole
  * graph evaluated in float64 (reference kernels; BatchNormalization with batch statistics
  * written out here), for every ISA level; also with a second seed on an intermediate value
- * (feature distillation), bit-identical gradients for 1 and 2 threads, the classification of
- * initializers, BatchNormalization's running statistics, seeded Dropout masks, and the errors
- * at creation. */
+ * (feature distillation), bit-identical gradients for 1 and 2 threads and with bn1's Relu
+ * folded into it or kept apart, the classification of initializers, BatchNormalization's
+ * running statistics, seeded Dropout masks, and the errors at creation. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,8 +21,9 @@
 
 static const int64_t XDIMS[4] = {BATCH, 2, 7, 7};
 
-/* The test CNN; the input batch dim is dynamic. */
-static lcv_graph *make_cnn(uint64_t seed) {
+/* The test CNN; the input batch dim is dynamic. With `split`, an Identity between bn1 and relu1
+ * keeps the engine from folding the Relu into the BatchNorm (the same function). */
+static lcv_graph *make_cnn_split(uint64_t seed, bool split) {
     lcv_graph *g = lcv_graph_new();
     uint64_t s = seed;
     lcv_err e;
@@ -47,8 +48,9 @@ static lcv_graph *make_cnn(uint64_t seed) {
     tg_init(g, "c0", 0, NULL, 0, 0, &half, &s);
     lcv_node *n = tg_node(g, "conv1", "Conv", "x,W1,B1", "c1");
     tg_ints(n, "pads", 4, 1, 1, 1, 1);
-    n = tg_node(g, "bn1", "BatchNormalization", "c1,S1,T1,M1,V1", "b1");
+    n = tg_node(g, "bn1", "BatchNormalization", "c1,S1,T1,M1,V1", split ? "b0" : "b1");
     tg_float(n, "momentum", 0.8f);
+    if (split) tg_node(g, "keep", "Identity", "b0", "b1");
     tg_node(g, "relu1", "Relu", "b1", "r");
     tg_node(g, "conv2", "Conv", "r,W2", "c2");
     tg_node(g, "add1", "Add", "r,c2", "a");
@@ -63,6 +65,8 @@ static lcv_graph *make_cnn(uint64_t seed) {
     tg_output(g, "logits");
     return g;
 }
+
+static lcv_graph *make_cnn(uint64_t seed) { return make_cnn_split(seed, false); }
 
 /* ---- the float64 reference forward ---------------------------------------------------- */
 
@@ -333,6 +337,39 @@ static void check_dropout(void) {
     lcv_autodiff_free(ad);
 }
 
+/* relu1 folded into bn1 while training: it shares bn1's output (in an inference forward it
+ * runs on its own), and the gradients are bit-identical to those of the graph where an
+ * Identity keeps the two apart. ref: the folded graph's gradients at `isa`, 1 thread. */
+static void check_relu_fusion(const lcv_tensor *x, const int64_t *labels, lcv_isa isa,
+                              const run_out *ref) {
+    lcv_err e;
+    lcv_autodiff_params p = {isa, 1, NULL, 0};
+    for (int split = 0; split < 2; split++) {
+        lcv_autodiff *ad = NULL;
+        CHECK(lcv_autodiff_create(make_cnn_split(5, split), &p, &ad, &e) == LCV_OK);
+        if (!ad) continue;
+        lcv_graph *g = lcv_autodiff_graph(ad);
+        int bv = lcv_graph_find(g, "b1"), rv = lcv_graph_find(g, "r");
+        CHECK(lcv_autodiff_forward(ad, 1, &x, false, 1, &e) == LCV_OK);
+        const lcv_tensor *b = lcv_autodiff_value(ad, bv), *r = lcv_autodiff_value(ad, rv);
+        CHECK(b != r);
+        for (int64_t i = 0; b && r && i < lcv_tensor_numel(b); i++) {
+            float bi = ((const float *)b->data)[i];
+            CHECK(((const float *)r->data)[i] == (bi < 0 ? 0.0f : bi));
+        }
+        run_out o = {0};
+        CHECK(engine_grads(ad, x, labels, -1, NULL, &o, &e) == LCV_OK);
+        CHECK_MSG((lcv_autodiff_value(ad, bv) == lcv_autodiff_value(ad, rv)) == !split,
+                  "split %d: the Relu is %sfolded", split, split ? "" : "not ");
+        for (int i = 0; i < o.n && ref->n == o.n; i++)
+            CHECK_MSG(memcmp(o.grads[i], ref->grads[i],
+                             lcv_tensor_nbytes(lcv_autodiff_param_grad(ad, i))) == 0,
+                      "split %d: parameter %d differs", split, i);
+        run_out_free(&o);
+        lcv_autodiff_free(ad);
+    }
+}
+
 static void check_errors(void) {
     lcv_err e;
     /* A node without a backward between a parameter and the loss. */
@@ -458,6 +495,7 @@ int main(void) {
         }
         lcv_autodiff_free(ad);
     }
+    check_relu_fusion(x, labels, best, &ref);
     run_out_free(&ref);
     lcv_tensor_free(x);
     check_dropout();

@@ -35,7 +35,22 @@ static void sum_gx_scalar(const float *g, const float *x, int64_t n, double m, d
     lcv_sum_gx_finish(a, b, g + i, x + i, n - i, m, sg, sgx);
 }
 
-static const lcv_f32_sums SCALAR = {sum_scalar, sumsq_scalar, sum_gx_scalar};
+static void sum_gx_relu_scalar(const float *g, const float *x, int64_t n, double m, float fa,
+                               float fb, double *sg, double *sgx) {
+    double a[8] = {0}, b[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) {
+            float gf = g[i + k]; /* read unconditionally, so that the loop vectorises */
+            double gk = lcv_relu_passes(x[i + k], fa, fb) ? gf : 0.0f;
+            a[k] += gk;
+            b[k] += gk * (x[i + k] - m);
+        }
+    lcv_sum_gx_relu_finish(a, b, g + i, x + i, n - i, m, fa, fb, sg, sgx);
+}
+
+static const lcv_f32_sums SCALAR = {sum_scalar, sumsq_scalar, sum_gx_scalar,
+                                    sum_gx_relu_scalar};
 
 const lcv_f32_sums *lcv_f32_sums_for(lcv_isa isa) {
 #if defined(__x86_64__)

@@ -63,6 +63,35 @@ T256 static void sum_gx_avx2(const float *g, const float *x, int64_t n, double m
     lcv_sum_gx_finish(a, b, g + i, x + i, n - i, m, sg, sgx);
 }
 
-const lcv_f32_sums lcv_f32_sums_avx2 = {sum_avx2, sumsq_avx2, sum_gx_avx2};
+/* 4 floats of g, zero where x a + b <= 0 (product, then sum, as lcv_relu_passes). */
+T256 static __m128 relu_masked(const float *g, const float *x, __m128 va, __m128 vb) {
+    __m128 y = _mm_add_ps(_mm_mul_ps(_mm_loadu_ps(x), va), vb);
+    return _mm_and_ps(_mm_loadu_ps(g), _mm_cmpgt_ps(y, _mm_setzero_ps()));
+}
+
+T256 static void sum_gx_relu_avx2(const float *g, const float *x, int64_t n, double m, float fa,
+                                  float fb, double *sg, double *sgx) {
+    const __m256d vm = _mm256_set1_pd(m);
+    const __m128 va = _mm_set1_ps(fa), vb = _mm_set1_ps(fb);
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256d g0 = _mm256_cvtps_pd(relu_masked(g + i, x + i, va, vb));
+        __m256d g1 = _mm256_cvtps_pd(relu_masked(g + i + 4, x + i + 4, va, vb));
+        __m256d x0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vm);
+        __m256d x1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), vm);
+        a0 = _mm256_add_pd(a0, g0);
+        a1 = _mm256_add_pd(a1, g1);
+        b0 = _mm256_add_pd(b0, _mm256_mul_pd(g0, x0));
+        b1 = _mm256_add_pd(b1, _mm256_mul_pd(g1, x1));
+    }
+    double a[8], b[8];
+    store8(a0, a1, a);
+    store8(b0, b1, b);
+    lcv_sum_gx_relu_finish(a, b, g + i, x + i, n - i, m, fa, fb, sg, sgx);
+}
+
+const lcv_f32_sums lcv_f32_sums_avx2 = {sum_avx2, sumsq_avx2, sum_gx_avx2, sum_gx_relu_avx2};
 
 #endif

@@ -28,6 +28,20 @@ static inline void lcv_sum_gx_finish(const double *a, const double *b, const flo
     *sgx += lcv_sums_combine8(b) + tb;
 }
 
+/* lcv_sum_gx_finish for sum_gx_relu: the tail's g masked the same way. */
+static inline void lcv_sum_gx_relu_finish(const double *a, const double *b, const float *g,
+                                          const float *x, int64_t n, double m, float fa,
+                                          float fb, double *sg, double *sgx) {
+    double ta = 0, tb = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double gi = lcv_relu_passes(x[i], fa, fb) ? g[i] : 0.0;
+        ta += gi;
+        tb += gi * (x[i] - m);
+    }
+    *sg += lcv_sums_combine8(a) + ta;
+    *sgx += lcv_sums_combine8(b) + tb;
+}
+
 #if defined(__x86_64__)
 extern const lcv_f32_sums lcv_f32_sums_avx2;
 #endif
