@@ -306,10 +306,9 @@ static lcv_status allocate(lcv_autodiff *ad, lcv_err *e) {
     ad->direct = calloc((size_t)width, sizeof *ad->direct);
     if (!ad->kind || !ad->req || !ad->reach || !ad->is_seed || !ad->cur || !ad->grads ||
         !ad->has_grad || !ad->folded || !ad->active || !ad->uses_param || !ad->relu_out ||
-        !ad->absorbed || !ad->slot_base ||
-        !ad->io || !ad->state || !ad->plans || !ad->plan_made || !ad->plan_key ||
-        !ad->plan_version || !ad->params || !ad->buffers || !ad->ins || !ad->outs ||
-        !ad->views || !ad->dout || !ad->din || !ad->tmp || !ad->direct)
+        !ad->absorbed || !ad->slot_base || !ad->io || !ad->state || !ad->plans ||
+        !ad->plan_made || !ad->plan_key || !ad->plan_version || !ad->params || !ad->buffers ||
+        !ad->ins || !ad->outs || !ad->views || !ad->dout || !ad->din || !ad->tmp || !ad->direct)
         return lcv_fail(e, LCV_ERR_NOMEM, "out of memory creating the trainer");
     for (int i = 0; i < g->n_nodes; i++)
         ad->slot_base[i + 1] = ad->slot_base[i] + g->nodes[i].n_out;
