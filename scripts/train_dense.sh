@@ -18,14 +18,14 @@
 # tasks and reused when generated with the same arguments), TRAIN / TEST scenes (24000 / 1000),
 # EPOCHS (segmenter 5, detector 6), BATCH (16), LR (segmenter 0.004, detector 0.002), THREADS
 # (2), SEED (0), FASHION_MNIST_DIR; the segmenter's first stage: SMALL (its canvases, default
-# BUILD/scenes64: 48000 for training, 500 to validate), SMALL_EPOCHS (5; 0 skips the stage),
+# BUILD/scenes64: 48000 for training, 500 to validate), SMALL_EPOCHS (6; 0 skips the stage),
 # SMALL_LR (0.004).
 set -euo pipefail
 task=${1:-}
 build=${2:-build}
 case $task in
   segmenter) arch=segnet-tiny labels=labels lr=${LR:-0.004} epochs=${EPOCHS:-5}
-             small_epochs=${SMALL_EPOCHS:-5} small_lr=${SMALL_LR:-0.004} ;;
+             small_epochs=${SMALL_EPOCHS:-6} small_lr=${SMALL_LR:-0.004} ;;
   detector) arch=fcos-tiny labels=boxes lr=${LR:-0.002} epochs=${EPOCHS:-6} small_epochs=0 ;;
   *) echo "usage: train_dense.sh segmenter|detector [BUILD]" >&2; exit 2 ;;
 esac
