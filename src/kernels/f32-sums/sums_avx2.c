@@ -41,25 +41,30 @@ T256 static double sumsq_avx2(const float *p, int64_t n, double m) {
     return lcv_sums_combine8(a) + lcv_sumsq_tail(p + i, n - i, m);
 }
 
+/* One 8-wide step of sum_gx: g (8 floats as two halves) added to acc[0..1] (the lanes of sum
+ * g) and g (x - m) to acc[2..3]; sum_gx and sum_gx_relu differ only in the g they pass. */
+T256 static void gx_step(__m128 glo, __m128 ghi, const float *x, __m256d vm, __m256d *acc) {
+    __m256d g0 = _mm256_cvtps_pd(glo), g1 = _mm256_cvtps_pd(ghi);
+    __m256d x0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x)), vm);
+    __m256d x1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + 4)), vm);
+    acc[0] = _mm256_add_pd(acc[0], g0);
+    acc[1] = _mm256_add_pd(acc[1], g1);
+    acc[2] = _mm256_add_pd(acc[2], _mm256_mul_pd(g0, x0));
+    acc[3] = _mm256_add_pd(acc[3], _mm256_mul_pd(g1, x1));
+}
+
 T256 static void sum_gx_avx2(const float *g, const float *x, int64_t n, double m, double *sg,
                              double *sgx) {
     const __m256d vm = _mm256_set1_pd(m);
-    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
-    __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd();
+    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                      _mm256_setzero_pd()};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256d g0 = _mm256_cvtps_pd(_mm_loadu_ps(g + i));
-        __m256d g1 = _mm256_cvtps_pd(_mm_loadu_ps(g + i + 4));
-        __m256d x0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vm);
-        __m256d x1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), vm);
-        a0 = _mm256_add_pd(a0, g0);
-        a1 = _mm256_add_pd(a1, g1);
-        b0 = _mm256_add_pd(b0, _mm256_mul_pd(g0, x0));
-        b1 = _mm256_add_pd(b1, _mm256_mul_pd(g1, x1));
+        gx_step(_mm_loadu_ps(g + i), _mm_loadu_ps(g + i + 4), x + i, vm, acc);
     }
     double a[8], b[8];
-    store8(a0, a1, a);
-    store8(b0, b1, b);
+    store8(acc[0], acc[1], a);
+    store8(acc[2], acc[3], b);
     lcv_sum_gx_finish(a, b, g + i, x + i, n - i, m, sg, sgx);
 }
 
@@ -73,22 +78,16 @@ T256 static void sum_gx_relu_avx2(const float *g, const float *x, int64_t n, dou
                                   float fb, double *sg, double *sgx) {
     const __m256d vm = _mm256_set1_pd(m);
     const __m128 va = _mm_set1_ps(fa), vb = _mm_set1_ps(fb);
-    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
-    __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd();
+    __m256d acc[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                      _mm256_setzero_pd()};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) {
-        __m256d g0 = _mm256_cvtps_pd(relu_masked(g + i, x + i, va, vb));
-        __m256d g1 = _mm256_cvtps_pd(relu_masked(g + i + 4, x + i + 4, va, vb));
-        __m256d x0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vm);
-        __m256d x1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), vm);
-        a0 = _mm256_add_pd(a0, g0);
-        a1 = _mm256_add_pd(a1, g1);
-        b0 = _mm256_add_pd(b0, _mm256_mul_pd(g0, x0));
-        b1 = _mm256_add_pd(b1, _mm256_mul_pd(g1, x1));
+        gx_step(relu_masked(g + i, x + i, va, vb), relu_masked(g + i + 4, x + i + 4, va, vb),
+                x + i, vm, acc);
     }
     double a[8], b[8];
-    store8(a0, a1, a);
-    store8(b0, b1, b);
+    store8(acc[0], acc[1], a);
+    store8(acc[2], acc[3], b);
     lcv_sum_gx_relu_finish(a, b, g + i, x + i, n - i, m, fa, fb, sg, sgx);
 }
 
