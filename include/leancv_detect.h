@@ -200,6 +200,13 @@ LCV_API lcv_status lcv_seg_argmax(const float *logits, int classes, int64_t h, i
                                   int64_t out_h, int64_t out_w, uint8_t *labels, char *errbuf,
                                   size_t errcap);
 
+/* Test-time flip: adds logits computed on the horizontally mirrored image, mirrored back, to
+ * the logits of the image itself: logits[c, y, x] += mirrored[c, y, w - 1 - x], both
+ * [classes, h, w] (one image; distinct buffers). The argmax of the sum is that of the mean of
+ * the two runs, which is usually more accurate than either alone (docs/TRAINING.md measures
+ * it). logits: caller-owned, updated in place; classes in 1..256. */
+LCV_API lcv_status lcv_seg_add_mirrored(float *logits, const float *mirrored, int classes,
+                                        int64_t h, int64_t w, char *errbuf, size_t errcap);
 /* Blends each labelled pixel's palette colour over an RGB image (h * w * 3 bytes, HWC):
  * rgb = (1 - alpha) * rgb + alpha * colour, rounded; pixels of class `skip` (e.g. the
  * background; -1 for none) are left alone. palette: 3 bytes per class, or NULL for leancv's

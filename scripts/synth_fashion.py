@@ -18,7 +18,9 @@ no item appears in both):
                     unused rows are -1).
   test_gt.json      the held-out boxes as `leancv evaluate --gt` reads them: records
                     {"image": "test_I.png", "box": [x1, y1, x2, y2], "class": c}.
-  test_K.png        with --png K: the first K held-out images as 8-bit grey PNGs.
+  test_K.png        with --png K: the first K held-out images as 8-bit grey PNGs, and
+  test_masks/test_K.png  their label maps (pixel value = label) as `leancv evaluate --task
+                    segment --gt` reads them.
 An item's mask is its pixels above --threshold (0.1) after scaling to [0, 1] and resizing.
 Everything depends only on --seed and the sizes. Needs numpy only.
 """
@@ -171,9 +173,13 @@ def main():
                 json.dump(gt, f, separators=(",", ":"))
         print("%s: %d images of %dx%d, %d items" % (split, count, args.size, args.size,
                                                      sum(len(b) for b in boxes)))
-        for i in range(min(args.png, count) if split == "test" else 0):
+        pngs = min(args.png, count) if split == "test" else 0
+        if pngs:
+            os.makedirs(os.path.join(args.outdir, "test_masks"), exist_ok=True)
+        for i in range(pngs):
             grey = x[i, 0] if x.dtype == np.uint8 else np.round(x[i, 0] * 255.0)
             write_png(os.path.join(args.outdir, "test_%d.png" % i), grey.astype(np.uint8))
+            write_png(os.path.join(args.outdir, "test_masks", "test_%d.png" % i), y[i])
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@
 #              first on 64x64 canvases of 1-2 items at the scenes' item scale (a quarter of
 #              the pixels for more than half the items: about twice the items per second),
 #              then on the 128x128 scenes starting from those weights (--init; the network is
-#              convolutional, so every weight carries over); prints the held-out mIoU, then
-#              labels a held-out scene with `leancv segment`;
+#              convolutional, so every weight carries over); then runs `leancv segment` on
+#              every held-out scene, plain and with --flip (test-time flip), scores both with
+#              `leancv evaluate --task segment` and prints the two held-out mIoUs;
 #   detector   arch:fcos-tiny on the boxes (FCOS loss: focal, GIoU, centre-ness), then runs
 #              `leancv detect` on every held-out scene and scores the results with
 #              `leancv evaluate` (COCO-style mAP); prints mAP@0.5.
@@ -47,7 +48,11 @@ scenes() {
   local dir=$1 what=$2
   shift 2
   local gen=(--fashion "$fashion" --seed "$seed" "$@")
-  if [[ -f $dir/args.txt && $(cat "$dir/args.txt") == "${gen[*]}" ]]; then
+  local same=false
+  [[ -f $dir/args.txt && $(cat "$dir/args.txt") == "${gen[*]}" ]] && same=true
+  # scenes written before the generator wrote the held-out label PNGs are made again
+  [[ " ${gen[*]} " != *" --png "* || -d $dir/test_masks ]] || same=false
+  if $same; then
     echo "== reusing the $what in $dir"
   else
     echo "== generating the $what in $dir"
@@ -92,11 +97,27 @@ took="after $stages; wall time $wall s ($(awk -v s="$wall" 'BEGIN { printf "%.1f
 
 if [[ $task == segmenter ]]; then
   last=$(grep "^epoch $epochs/$epochs:" "$out/model.log")
-  echo "held-out mIoU $(sed -n 's/.* val mIoU \([0-9.]*\).*/\1/p' <<<"$last") (pixel accuracy" \
-    "$(sed -n 's/.* val accuracy \([0-9.]*\)%.*/\1/p' <<<"$last")%) on $test scenes $took"
-  "$bin" segment "$out/model.onnx" "$d/test_0.png" -o "$out/overlay.png" --mask "$out/mask.png" \
-    --json "$out/segment.json"
-  echo "overlay: $out/overlay.png (truth: $d/test_labels.npy[0])"
+  echo "leancv train's validation: mIoU $(sed -n 's/.* val mIoU \([0-9.]*\).*/\1/p' <<<"$last")"
+  echo "== leancv segment on the $test held-out scenes, plain and with --flip, then leancv evaluate"
+  for mode in plain flip; do
+    flip=()
+    [[ $mode == flip ]] && flip=(--flip)
+    rm -rf "$out/pred_$mode"
+    mkdir -p "$out/pred_$mode"
+    for ((i = 0; i < test; i++)); do
+      "$bin" segment "$out/model.onnx" "$d/test_$i.png" "${flip[@]}" \
+        --mask "$out/pred_$mode/test_$i.png" >/dev/null
+    done
+    "$bin" evaluate --task segment --pred "$out/pred_$mode" --gt "$d/test_masks" --classes 11 \
+      --json "$out/evaluate_$mode.json" >"$out/evaluate_$mode.txt"
+  done
+  cat "$out/evaluate_flip.txt"
+  score() { sed -n "s/^$1: *\([0-9.]*\).*/\1/p" "$out/evaluate_$2.txt"; }
+  echo "held-out mIoU $(score mIoU flip) with --flip, $(score mIoU plain) without (pixel" \
+    "accuracy $(score "pixel accuracy" flip) / $(score "pixel accuracy" plain)) on $test scenes $took"
+  "$bin" segment "$out/model.onnx" "$d/test_0.png" --flip -o "$out/overlay.png" \
+    --mask "$out/mask.png" --json "$out/segment.json"
+  echo "overlay: $out/overlay.png (truth: $d/test_masks/test_0.png)"
   exit 0
 fi
 

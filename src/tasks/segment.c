@@ -1,7 +1,7 @@
 /* segment.c - segmentation post-processing: per-pixel argmax of bilinearly resized logits,
- * palette overlays, and prototype x coefficient instance masks cropped to their box. Output
- * pixels are computed one at a time from the input planes (no intermediate resized tensor),
- * so nothing is allocated. */
+ * the merge of a mirrored run's logits (test-time flip), palette overlays, and prototype x
+ * coefficient instance masks cropped to their box. Output pixels are computed one at a time
+ * from the input planes (no intermediate resized tensor), so nothing is allocated. */
 #include <stdio.h>
 
 #include "tasks_impl.h"
@@ -70,6 +70,21 @@ lcv_status lcv_seg_argmax(const float *logits, int classes, int64_t h, int64_t w
             }
             labels[y * out_w + x] = (uint8_t)label;
         }
+    }
+    return LCV_OK;
+}
+
+lcv_status lcv_seg_add_mirrored(float *logits, const float *mirrored, int classes, int64_t h,
+                                int64_t w, char *errbuf, size_t errcap) {
+    const char *bad = classes < 1 || classes > 256    ? "classes must be in 1..256"
+                      : !logits || !mirrored          ? "NULL logits"
+                      : logits == mirrored            ? "the two logit maps must not be one buffer"
+                                                      : check_sizes(h, w, 1, 1, classes);
+    if (bad) return seg_fail(errbuf, errcap, "segmentation flip merge", bad);
+    for (int64_t r = 0; r < (int64_t)classes * h; r++) {
+        float *dst = logits + r * w;
+        const float *src = mirrored + r * w;
+        for (int64_t x = 0; x < w; x++) dst[x] += src[w - 1 - x];
     }
     return LCV_OK;
 }

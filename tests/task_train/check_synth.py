@@ -4,12 +4,14 @@ file, labels in 0..10, the label map exactly where the image passes the mask thr
 box tight around visible pixels of its class and every labelled pixel inside a box of its
 class, the box table for training and the ground-truth records for leancv evaluate equal to
 the box lists, determinism by seed (same bytes; another seed differs; one split's size leaves the other
-unchanged), --uint8 and --png. Needs the Fashion-MNIST files of the Debian package
+unchanged), --uint8 and --png (the images, and the label maps as PNGs). Needs the Fashion-MNIST files of the Debian package
 dataset-fashion-mnist (or FASHION_MNIST_DIR). Usage: check_synth.py SYNTH_FASHION.py WORK_DIR"""
 import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 
@@ -34,7 +36,17 @@ def generate(name, *args):
 
 
 def files(d):
-    return {f: open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d))}
+    return {f: open(os.path.join(d, f), "rb").read() for f in sorted(os.listdir(d))
+            if os.path.isfile(os.path.join(d, f))}
+
+
+def grey_png(path):
+    """The pixels of an 8-bit grey PNG as the generator writes it (one IDAT, filter 0 rows)."""
+    data = open(path, "rb").read()
+    w, h = struct.unpack(">II", data[16:24])
+    n = struct.unpack(">I", data[33:37])[0]
+    rows = zlib.decompress(data[41:41 + n])
+    return np.frombuffer(rows, np.uint8).reshape(h, w + 1)[:, 1:]
 
 
 a = generate("a", "--train", "30", "--test", "12", "--seed", "3", "--png", "2")
@@ -98,6 +110,13 @@ for k in range(2):
     png = fa.get(f"test_{k}.png", b"")
     check(png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 60, f"test_{k}.png")
 check("test_2.png" not in fa and "test_0.png" not in fc, "--png wrote the wrong count")
+ya = np.load(os.path.join(a, "test_labels.npy"))
+masks = sorted(os.listdir(os.path.join(a, "test_masks")))
+check(masks == ["test_0.png", "test_1.png"], f"--png wrote the masks {masks}")
+for k in range(2):
+    m = grey_png(os.path.join(a, "test_masks", f"test_{k}.png"))
+    check(m.shape == (64, 64) and (m == ya[k]).all(), f"test_masks/test_{k}.png is not its labels")
+check(not os.path.exists(os.path.join(c, "test_masks")), "test_masks without --png")
 
 r = subprocess.run(["/usr/bin/python3", SCRIPT, os.path.join(WORK, "bad"), "--fashion", FASHION,
                     "--min-scale", "70", "--max-scale", "60"], capture_output=True, text=True)

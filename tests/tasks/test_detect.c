@@ -262,6 +262,15 @@ static void test_segmentation(void) {
           strstr(err, "alpha"));
     CHECK(lcv_seg_argmax(lg, 300, 2, 2, 2, 2, lab, err, sizeof err) == LCV_ERR_INVALID_ARG &&
           strstr(err, "1..256"));
+    /* test-time flip: 2 classes of 1x3 logits; the mirrored run's rows are reversed, then added */
+    float mine[6] = {1, 2, 3, /* class 1 */ 0, 0, 1}, mir[6] = {10, 20, 30, /* class 1 */ 4, 5, 6};
+    CHECK(lcv_seg_add_mirrored(mine, mir, 2, 1, 3, err, sizeof err) == LCV_OK);
+    CHECK(mine[0] == 31 && mine[1] == 22 && mine[2] == 13 && mine[3] == 6 && mine[4] == 5 &&
+          mine[5] == 5);
+    CHECK(lcv_seg_add_mirrored(mine, mine, 2, 1, 3, err, sizeof err) == LCV_ERR_INVALID_ARG &&
+          strstr(err, "one buffer"));
+    CHECK(lcv_seg_add_mirrored(mine, mir, 2, 0, 3, err, sizeof err) == LCV_ERR_INVALID_ARG &&
+          strstr(err, "flip merge"));
     /* instance mask: one prototype, coefficient 1: logit 2 everywhere, box covers the left half */
     float proto[4] = {2, 2, 2, 2}, coeff = 1.0f;
     lcv_box half = {0, 0, 1, 2};

@@ -3,12 +3,12 @@
 textdet / evaluate). Without a trained detector, each model is built with onnx.helper so that
 its outputs have exactly one head's layout with known values (constants added to
 ReduceMean(image) * 0, so the graph still runs on the image), or, for segmentation, a 1x1 Conv
-whose class logits are the image's colour channels. The expected results are computed here in
+whose class logits are the image's colour channels (and a random 3x3 one for --flip). The expected results are computed here in
 numpy from the same numbers, and the drawn PNGs are read back (a small PNG codec below).
 
 Usage: task_fixtures.py make WORK | check-detect WORK HEAD JSON [PNG] | check-segment WORK
-       JSON MASK EXACT | check-textdet WORK JSON PNG | make-eval WORK | check-eval WORK
-       KIND JSON
+       JSON MASK EXACT | check-segment-flip WORK MASK FLIP_MASK FLIP_JSON | check-textdet WORK
+       JSON PNG | make-eval WORK | check-eval WORK KIND JSON
 """
 import json
 import os
@@ -197,6 +197,23 @@ def make_segment(work):
     img[np.arange(32)[:, None], np.arange(32)[None, :], lab] = 200
     png_write(os.path.join(work, "seg32.png"), img.astype(np.uint8))
     np.save(os.path.join(work, "seg32_labels.npy"), lab.astype(np.uint8))
+    # --flip: a 3x3 Conv with random weights is not mirror-symmetric, so the mirrored run's
+    # logits differ and must be mirrored back before they are added; the same with an NHWC
+    # input (mirrored in its own layout).
+    wf = rng.normal(0, 1, (3, 3, 3, 3)).astype(F32)
+    np.save(os.path.join(work, "segflip_w.npy"), wf)
+    for name, shape, nodes in (
+            ("segflip", [1, 3, 32, 32], []),
+            ("segflip_nhwc", [1, 32, 32, 3],
+             [helper.make_node("Transpose", ["images"], ["nchw"], perm=[0, 3, 1, 2])])):
+        conv = helper.make_node("Conv", ["nchw" if nodes else "images", "w"], ["logits"],
+                                pads=[1, 1, 1, 1])
+        g = helper.make_graph(nodes + [conv], name,
+                              [helper.make_tensor_value_info("images", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3, 32, 32])],
+                              [numpy_helper.from_array(wf, "w")])
+        onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+                  os.path.join(work, name + ".onnx"))
     # Smaller than the network and not square: three vertical bands.
     band = np.zeros((20, 30, 3), np.uint8)
     band[:, :10, 0] = band[:, 10:20, 1] = band[:, 20:, 2] = 220
@@ -269,6 +286,32 @@ def check_segment(work, jpath, mask_path, exact):
         assert (mask[:, :8] == 0).all() and (mask[:, 12:18] == 1).all() and (mask[:, 22:] == 2).all()
 
 
+def check_segment_flip(work, plain_png, flip_png, jpath):
+    """--flip: the mask is the argmax of the image's logits plus the mirrored image's, mirrored
+    back (numpy's 3x3 convolution in float64); pixels whose two best sums lie within 1e-4 may
+    go either way. The plain mask must differ somewhere, or the check would prove nothing."""
+    w = np.load(os.path.join(work, "segflip_w.npy")).astype(np.float64)
+    x = png_read(os.path.join(work, "seg32.png")).astype(np.float64).transpose(2, 0, 1) / 255
+
+    def conv(x):
+        xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+        return sum(np.einsum("oc,chw->ohw", w[:, :, i, j], xp[:, i:i + 32, j:j + 32])
+                   for i in range(3) for j in range(3))
+
+    def expect(logits, mask):
+        top = np.sort(logits, 0)
+        settled = top[-1] - top[-2] > 1e-4
+        assert (mask == logits.argmax(0))[settled].all(), np.argwhere((mask != logits.argmax(0)) & settled)[:5]
+
+    plain, flipped = png_read(plain_png), png_read(flip_png)
+    both = conv(x) + conv(x[:, :, ::-1])[:, :, ::-1]
+    expect(conv(x), plain)
+    expect(both, flipped)
+    assert (plain != flipped).sum() > 10, "the flip changed too few pixels to test anything"
+    res = json.load(open(jpath))
+    assert res["head"] == "argmax-flip", res["head"]
+
+
 def check_textdet(work, jpath, png):
     res = json.load(open(jpath))
     regions = res["text_regions"]
@@ -300,6 +343,8 @@ if __name__ == "__main__":
         check_detect(work, sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else None)
     elif cmd == "check-segment":
         check_segment(work, sys.argv[3], sys.argv[4], sys.argv[5] == "1")
+    elif cmd == "check-segment-flip":
+        check_segment_flip(work, sys.argv[3], sys.argv[4], sys.argv[5])
     elif cmd == "check-textdet":
         check_textdet(work, sys.argv[3], sys.argv[4])
     else:

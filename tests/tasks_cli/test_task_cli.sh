@@ -3,7 +3,7 @@
 # whose outputs have each head's exact layout with known values (built by task_fixtures.py):
 # the JSON against numpy-decoded expectations (letterbox mapping included), the drawn PNG's box
 # colours at the box edges, empty results, a head that does not match the model's outputs,
-# segmentation masks at and below the network size, text quads, and evaluate's mAP / mIoU
+# segmentation masks at and below the network size and with --flip, text quads, and evaluate's mAP / mIoU
 # against the numpy references for every accepted input form.
 # Usage: test_task_cli.sh LEANCV_BINARY WORK_DIR
 set -u
@@ -94,6 +94,14 @@ run seg32 segment "$work/seg.onnx" "$work/seg32.png" --mask "$work/seg32_mask.pn
 check check-segment "$work" "$work/seg32.json" "$work/seg32_mask.png" 1
 run bands segment "$work/seg.onnx" "$work/bands.png" --mask "$work/bands_mask.png" --json "$work/bands.json"
 check check-segment "$work" "$work/bands.json" "$work/bands_mask.png" 0
+# Test-time flip: the mirrored run's logits are mirrored back and added.
+run segplain segment "$work/segflip.onnx" "$work/seg32.png" --mask "$work/segflip0.png"
+run segflip segment "$work/segflip.onnx" "$work/seg32.png" --flip --mask "$work/segflip1.png" \
+  --json "$work/segflip.json"
+check check-segment-flip "$work" "$work/segflip0.png" "$work/segflip1.png" "$work/segflip.json"
+run segflipnhwc segment "$work/segflip_nhwc.onnx" "$work/seg32.png" --nhwc --flip \
+  --mask "$work/segflip2.png" --json "$work/segflip2.json"
+check check-segment-flip "$work" "$work/segflip0.png" "$work/segflip2.png" "$work/segflip2.json"
 
 # Text detection.
 run text textdet "$work/text.onnx" "$work/bands.png" --json "$work/text.json" -o "$work/text.png"

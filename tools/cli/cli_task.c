@@ -156,6 +156,38 @@ static int fit_image(cli_task *t, lcv_image **out) {
     return 0;
 }
 
+/* Reverses every image row of a float tensor [1,C,H,W] (or [1,H,W,C] when nhwc) in place. */
+static void mirror_rows(lcv_tensor *x, bool nhwc) {
+    float *p = lcv_tensor_data(x);
+    int64_t w = lcv_tensor_dim(x, nhwc ? 2 : 3), pix = nhwc ? lcv_tensor_dim(x, 3) : 1;
+    int64_t rows = lcv_tensor_numel(x) / (w * pix);
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = p + r * w * pix;
+        for (int64_t a = 0, b = w - 1; a < b; a++, b--)
+            for (int64_t k = 0; k < pix; k++) {
+                float v = row[a * pix + k];
+                row[a * pix + k] = row[b * pix + k];
+                row[b * pix + k] = v;
+            }
+    }
+}
+
+/* Runs the model on the mirrored input and keeps a copy of output 0 in t->mirrored; the input
+ * is left as it was. Returns 0 or the exit status after reporting. */
+static int run_mirrored(cli_task *t, const char *name, lcv_tensor *input, bool nhwc) {
+    mirror_rows(input, nhwc);
+    lcv_status st = lcv_session_run(t->session, 1, &name, (const lcv_tensor *const *)&input);
+    mirror_rows(input, nhwc);
+    if (st != LCV_OK) return cli_fail(t->cmd, "%s", lcv_session_errmsg(t->session));
+    const lcv_tensor *out = lcv_session_output(t->session, 0);
+    int64_t d[LCV_MAX_DIMS];
+    for (int k = 0; k < lcv_tensor_ndim(out); k++) d[k] = lcv_tensor_dim(out, k);
+    if (lcv_tensor_create(lcv_tensor_dtype(out), lcv_tensor_ndim(out), d, &t->mirrored) != LCV_OK)
+        return cli_fail(t->cmd, "out of memory for the mirrored run's output");
+    memcpy(lcv_tensor_data(t->mirrored), lcv_tensor_cdata(out), lcv_tensor_nbytes(out));
+    return 0;
+}
+
 int cli_task_run(cli_task *t, const char *cmd, const cli_task_opts *o, bool letterbox) {
     memset(t, 0, sizeof *t);
     t->cmd = cmd;
@@ -195,14 +227,17 @@ int cli_task_run(cli_task *t, const char *cmd, const cli_task_opts *o, bool lett
     }
     const char *name = lcv_model_input_name(t->model, 0);
     t0 = cli_now();
-    st = lcv_session_run(t->session, 1, &name, (const lcv_tensor *const *)&input);
+    rc = o->flip ? run_mirrored(t, name, input, o->img.params.nhwc) : 0;
+    if (!rc) st = lcv_session_run(t->session, 1, &name, (const lcv_tensor *const *)&input);
     t->ms_net = (cli_now() - t0) * 1e3;
     lcv_tensor_free(input);
+    if (rc) return rc;
     if (st != LCV_OK) return cli_fail(cmd, "%s", lcv_session_errmsg(t->session));
     return 0;
 }
 
 void cli_task_free(cli_task *t) {
+    lcv_tensor_free(t->mirrored);
     lcv_session_free(t->session);
     lcv_model_free(t->model);
     lcv_image_free(t->image);

@@ -16,6 +16,7 @@ typedef struct cli_task_opts {
     const char *labels_path;
     long threads;
     cli_image_opts img;     /* --size gives the network size when the model's is dynamic */
+    bool flip;              /* also run on the mirrored input (cli_task.mirrored) */
 } cli_task_opts;
 
 void cli_task_opts_init(cli_task_opts *o);
@@ -39,11 +40,14 @@ typedef struct cli_task {
     char **labels;          /* owned: class names (n_labels) or NULL */
     char *label_text;       /* owned: their storage */
     int n_labels;
+    lcv_tensor *mirrored;   /* owned: with opts.flip, output 0 of the run on the horizontally
+                               mirrored input (as the network gives it, not mirrored back) */
 } cli_task;
 
 /* Loads the labels, the model and the image, fits the image to the network input (letterbox
  * with grey 114 padding, as Ultralytics, when letterbox; else a plain resize), runs the model
- * once, timing both. Returns 0 or the exit status after reporting; free with cli_task_free
+ * once (with o->flip first on the mirrored input too, the network time covering both), timing
+ * both. Returns 0 or the exit status after reporting; free with cli_task_free
  * either way. */
 int cli_task_run(cli_task *t, const char *cmd, const cli_task_opts *o, bool letterbox);
 void cli_task_free(cli_task *t);

@@ -1,5 +1,6 @@
 /* cmd_segment.c - `leancv segment`: runs a semantic segmentation model ([1,C,h,w] logits) on an
- * image resized to the network input, takes the per-pixel argmax at the image's own size, and
+ * image resized to the network input (with --flip on its mirror image too, the logits of the
+ * two runs summed), takes the per-pixel argmax at the image's own size, and
  * prints class pixel counts, writes the label mask and a palette overlay as PNGs, and the
  * results as JSON (docs/RESULTS_JSON.md). */
 #include <stdlib.h>
@@ -12,6 +13,8 @@ static void help(void) {
     printf("usage: leancv segment MODEL IMAGE [options]\n\n"
            "Labels every pixel: the image is resized to the network input, the logits [1,C,h,w]\n"
            "are resized back to the image (bilinear) and the largest wins.\n\n"
+           "  --flip            test-time flip: also run on the mirrored image and take the\n"
+           "                    argmax of the two runs' mean logits (twice the network time)\n"
            "  --mask FILE       write the labels as an 8-bit grey PNG (pixel value = class)\n"
            "  --alpha A         overlay opacity for -o (default 0.5)\n"
            "  --skip K          class left uncoloured in the overlay (default 0; -1: none)\n%s",
@@ -24,7 +27,7 @@ static int write_json(const cli_task *t, const cli_task_opts *o, int classes,
     if (!f) return 1;
     cj_writer w;
     cj_init(&w, f);
-    cli_task_json_begin(t, &w, "segment", "argmax");
+    cli_task_json_begin(t, &w, "segment", o->flip ? "argmax-flip" : "argmax");
     cj_array(&w, "detections", false);
     cj_end(&w);
     cj_object(&w, "segmentation");
@@ -70,6 +73,22 @@ static int write_png(const cli_task *t, const uint8_t *labels, const char *path,
     return 0;
 }
 
+/* --flip: *sum (caller frees) = the logits out of the image plus those of the mirrored run,
+ * mirrored back. Returns 0 or the exit status after reporting. */
+static int add_mirrored_run(const cli_task *t, const lcv_tensor *out, float **sum) {
+    char err[512];
+    size_t bytes = lcv_tensor_nbytes(out);
+    if (lcv_tensor_nbytes(t->mirrored) != bytes)
+        return cli_fail(t->cmd, "the mirrored run's output has another size than the first's");
+    if (!(*sum = malloc(bytes))) return cli_fail(t->cmd, "out of memory");
+    memcpy(*sum, lcv_tensor_cdata(out), bytes);
+    if (lcv_seg_add_mirrored(*sum, lcv_tensor_cdata(t->mirrored), (int)lcv_tensor_dim(out, 1),
+                             lcv_tensor_dim(out, 2), lcv_tensor_dim(out, 3), err,
+                             sizeof err) != LCV_OK)
+        return cli_fail(t->cmd, "%s", err);
+    return 0;
+}
+
 int cmd_segment(int argc, char **argv) {
     const char *cmd = "segment", *v, *mask_path = NULL;
     float alpha = 0.5f;
@@ -85,6 +104,10 @@ int cmd_segment(int argc, char **argv) {
         int r = cli_task_opt(cmd, argc, argv, &i, &o);
         if (r < 0) return 1;
         if (r > 0) continue;
+        if (strcmp(a, "--flip") == 0) {
+            o.flip = true;
+            continue;
+        }
         if (strcmp(a, "--mask") != 0 && strcmp(a, "--alpha") != 0 && strcmp(a, "--skip") != 0)
             return cli_fail(cmd, "unknown option '%s' (see leancv segment --help)", a);
         if (!(v = cli_value(cmd, argc, argv, &i))) return 1;
@@ -103,6 +126,7 @@ int cmd_segment(int argc, char **argv) {
     cli_task t;
     int rc = cli_task_run(&t, cmd, &o, false);
     uint8_t *labels = NULL;
+    float *sum = NULL; /* with --flip: the two runs' logits added */
     int64_t count[256] = {0};
     int classes = 0;
     if (!rc) {
@@ -121,10 +145,11 @@ int cmd_segment(int argc, char **argv) {
         char err[512];
         int64_t w = t.image->width, h = t.image->height;
         classes = (int)lcv_tensor_dim(out, 1);
-        if (!(labels = malloc((size_t)(w * h))))
-            rc = cli_fail(cmd, "out of memory");
-        else if (lcv_seg_argmax(lcv_tensor_cdata(out), classes, lcv_tensor_dim(out, 2),
-                                lcv_tensor_dim(out, 3), h, w, labels, err, sizeof err) != LCV_OK)
+        int64_t oh = lcv_tensor_dim(out, 2), ow = lcv_tensor_dim(out, 3);
+        if (t.mirrored) rc = add_mirrored_run(&t, out, &sum);
+        const float *logits = sum ? sum : lcv_tensor_cdata(out);
+        if (!rc && !(labels = malloc((size_t)(w * h)))) rc = cli_fail(cmd, "out of memory");
+        if (!rc && lcv_seg_argmax(logits, classes, oh, ow, h, w, labels, err, sizeof err) != LCV_OK)
             rc = cli_fail(cmd, "%s", err);
         for (int64_t k = 0; !rc && k < w * h; k++) count[labels[k]]++;
     }
@@ -144,6 +169,7 @@ int cmd_segment(int argc, char **argv) {
     if (!rc && o.out_png) rc = write_png(&t, labels, o.out_png, true, alpha, (int)skip);
     if (!rc && o.json_path) rc = write_json(&t, &o, classes, count, mask_path);
     free(labels);
+    free(sum);
     cli_task_free(&t);
     return rc;
 }
