@@ -47,8 +47,7 @@ typedef struct cli_task {
 /* Loads the labels, the model and the image, fits the image to the network input (letterbox
  * with grey 114 padding, as Ultralytics, when letterbox; else a plain resize), runs the model
  * once (with o->flip first on the mirrored input too, the network time covering both), timing
- * both. Returns 0 or the exit status after reporting; free with cli_task_free
- * either way. */
+ * both. Returns 0 or the exit status after reporting; free with cli_task_free either way. */
 int cli_task_run(cli_task *t, const char *cmd, const cli_task_opts *o, bool letterbox);
 void cli_task_free(cli_task *t);
 
