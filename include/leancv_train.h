@@ -76,6 +76,12 @@ typedef struct lcv_train_params {
     /* Gradient clipping: when the global L2 norm of all parameter gradients exceeds clip_norm,
      * they are scaled by clip_norm / (norm + 1e-6) (PyTorch's clip_grad_norm_). 0 = off. */
     float clip_norm;
+    /* Averaged weights (Polyak averaging): non-zero keeps, beside the trained parameters and
+     * running statistics, an exponential moving average of them, updated after every step with
+     * decay min(ema_decay, (1 + step) / (10 + step)). lcv_trainer_evaluate,
+     * lcv_trainer_predict in inference mode and lcv_trainer_export_onnx then use the average;
+     * steps still train the parameters themselves. In [0, 1) (default 0: off). */
+    float ema_decay;
     /* Distillation (lcv_trainer_step_distill): loss = kd_alpha * T^2 * KL(softmax(teacher / T)
      * || softmax(student / T)) + (1 - kd_alpha) * cross-entropy, T = kd_temperature
      * (defaults 0.5 and 4). */

@@ -1,12 +1,14 @@
 /* checkpoint.c - saving and restoring a trainer's state in leancv's own checkpoint format, and
  * writing the trained model as ONNX.
  * Layout (all integers little-endian):
- *   "LCVCKPT\0", u32 version (1, or 2 with distillation adapters), u32 optimizer, u32 state
- *   tensors per parameter, u64 fingerprint (FNV-1a of the tensor table), i64 step, i64 epoch,
- *   u64 seed, u64 rng, u32 parameter count, u32 buffer count, [version 2: u32 adapter count],
+ *   "LCVCKPT\0", u32 version (1; 2 with distillation adapters; 3 with averaged weights),
+ *   u32 optimizer, u32 state tensors per parameter, u64 fingerprint (FNV-1a of the tensor
+ *   table), i64 step, i64 epoch, u64 seed, u64 rng, u32 parameter count, u32 buffer count,
+ *   [versions 2 and 3: u32 adapter count], [version 3: u32 averaged tensors (parameters +
+ *   buffers)],
  *   table: per parameter, buffer, then adapter: u32 name length, name, u32 rank, i64 dims[rank],
  *   data: parameters, buffers, adapters, then each parameter's optimizer state, then each
- *   adapter's (float32),
+ *   adapter's, [version 3: then the average of each parameter and buffer] (float32),
  *   u64 FNV-1a of everything before it.
  * Files are written to "<path>.tmp", synced and renamed over path, so a crash mid-save leaves
  * the previous checkpoint as it was. Loading checks everything before changing anything. */
@@ -17,10 +19,12 @@
 
 #include "../frontends/onnx/onnx.h"
 #include "distill.h"
+#include "ema.h"
 
 #define CKPT_MAGIC "LCVCKPT"
 #define CKPT_VERSION 1u
 #define CKPT_VERSION_ADAPTERS 2u
+#define CKPT_VERSION_AVERAGE 3u
 #define CKPT_MAX_BYTES ((uint64_t)16 << 30)
 
 typedef struct wbuf {
@@ -143,7 +147,8 @@ lcv_status lcv_trainer_save(lcv_trainer *t, const char *path) {
     put_table(&table, t);
     int ns = lcv_optim_state_count(t->opt), na = lcv_distill_tensor_count(t->kd);
     put(&b, CKPT_MAGIC, 8);
-    put_u32(&b, na ? CKPT_VERSION_ADAPTERS : CKPT_VERSION);
+    int ne = t->ema ? t->n_params + t->n_buffers : 0;
+    put_u32(&b, ne ? CKPT_VERSION_AVERAGE : na ? CKPT_VERSION_ADAPTERS : CKPT_VERSION);
     put_u32(&b, (uint32_t)t->p.optimizer);
     put_u32(&b, (uint32_t)ns);
     put_u64(&b, table.failed ? 0 : fnv1a(table.p, table.n));
@@ -153,7 +158,8 @@ lcv_status lcv_trainer_save(lcv_trainer *t, const char *path) {
     put_u64(&b, t->rng);
     put_u32(&b, (uint32_t)t->n_params);
     put_u32(&b, (uint32_t)t->n_buffers);
-    if (na) put_u32(&b, (uint32_t)na);
+    if (na || ne) put_u32(&b, (uint32_t)na);
+    if (ne) put_u32(&b, (uint32_t)ne);
     put(&b, table.p, table.n);
     for (int i = 0; i < tensor_total(t); i++) {
         const lcv_tensor *x = tensor_at(t, i);
@@ -166,6 +172,8 @@ lcv_status lcv_trainer_save(lcv_trainer *t, const char *path) {
     for (int i = 0; i < na; i++)
         for (int s = 0; s < ns; s++)
             put_floats(&b, lcv_optim_state(ao, i, s), lcv_optim_state_numel(ao, i));
+    for (int i = 0; i < ne; i++)
+        put_floats(&b, lcv_ema_data(t->ema, i), lcv_tensor_count(t->tracked[i]));
     if (!b.failed) put_u64(&b, fnv1a(b.p, b.n));
     lcv_status st;
     if (b.failed || table.failed)
@@ -305,7 +313,7 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
     if (st != LCV_OK) return st;
     rbuf r = {data, size, 0};
     char magic[8];
-    uint32_t version = 0, opt = 0, ns = 0, np = 0, nb = 0, na = 0;
+    uint32_t version = 0, opt = 0, ns = 0, np = 0, nb = 0, na = 0, ne = 0;
     uint64_t fp, step, epoch, seed, rng, sum = 0;
     bool ok = get(&r, magic, 8) && memcmp(magic, CKPT_MAGIC, 8) == 0;
     if (!ok) {
@@ -315,8 +323,9 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
     ok = get_u32(&r, &version) && get_u32(&r, &opt) && get_u32(&r, &ns) && get_u64(&r, &fp) &&
          get_u64(&r, &step) && get_u64(&r, &epoch) && get_u64(&r, &seed) && get_u64(&r, &rng) &&
          get_u32(&r, &np) && get_u32(&r, &nb);
-    if (ok && version == CKPT_VERSION_ADAPTERS) ok = get_u32(&r, &na);
-    if (!ok || (version != CKPT_VERSION && version != CKPT_VERSION_ADAPTERS)) {
+    if (ok && version >= CKPT_VERSION_ADAPTERS) ok = get_u32(&r, &na);
+    if (ok && version == CKPT_VERSION_AVERAGE) ok = get_u32(&r, &ne);
+    if (!ok || version < CKPT_VERSION || version > CKPT_VERSION_AVERAGE) {
         st = lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s': %s", path,
                       ok ? "unsupported version" : "truncated header");
         goto done;
@@ -349,6 +358,14 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
                       lcv_optim_state_count(t->opt));
         goto done;
     }
+    uint32_t want_ne = t->ema ? (uint32_t)(t->n_params + t->n_buffers) : 0;
+    if (ne != want_ne) {
+        st = lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "checkpoint '%s' %s averaged weights; this "
+                      "trainer %s (the weight-average decay must be %s)", path,
+                      ne ? "holds" : "has no", t->ema ? "keeps them" : "does not",
+                      ne ? "set" : "0");
+        goto done;
+    }
     uint64_t floats = 0;
     lcv_optim *ao = lcv_distill_optim(t->kd);
     for (int i = 0; i < tensor_total(t); i++)
@@ -357,6 +374,7 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
         floats += (uint64_t)ns * (uint64_t)lcv_optim_state_numel(t->opt, i);
     for (uint32_t i = 0; i < na; i++)
         floats += (uint64_t)ns * (uint64_t)lcv_optim_state_numel(ao, (int)i);
+    for (uint32_t i = 0; i < ne; i++) floats += (uint64_t)lcv_tensor_count(t->tracked[i]);
     if ((uint64_t)(size - 8 - r.off) != floats * 4) {
         st = lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s' has %llu data bytes, expected %llu",
                       path, (unsigned long long)(size - 8 - r.off), (unsigned long long)floats * 4);
@@ -372,6 +390,8 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
     for (uint32_t i = 0; i < na; i++)
         for (uint32_t s = 0; s < ns; s++)
             get_floats(&r, lcv_optim_state(ao, (int)i, (int)s), lcv_optim_state_numel(ao, (int)i));
+    for (uint32_t i = 0; i < ne; i++)
+        get_floats(&r, lcv_ema_data(t->ema, (int)i), lcv_tensor_count(t->tracked[i]));
     lcv_optim_set_steps(t->opt, (int64_t)step);
     if (ao) lcv_optim_set_steps(ao, (int64_t)step);
     t->epoch = (int64_t)epoch;
@@ -389,8 +409,11 @@ lcv_status lcv_trainer_export_onnx(lcv_trainer *t, const char *path) {
     if (!path) return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "output path is NULL");
     void *data = NULL;
     size_t size = 0;
-    /* The graph holds the current parameters and running statistics as its initializers. */
+    /* The graph holds the current parameters and running statistics as its initializers (the
+     * averaged ones while swapped in). */
+    lcv_trainer_swap_ema(t);
     lcv_status st = lcv_onnx_write_graph(lcv_autodiff_graph(t->ad), 0, &data, &size, &t->err);
+    lcv_trainer_swap_ema(t);
     if (st != LCV_OK) return st;
     st = write_atomic(t, path, data, size);
     free(data);

@@ -8,6 +8,7 @@
 
 #include "../frontends/onnx/onnx.h"
 #include "distill.h"
+#include "ema.h"
 #include "loss.h"
 
 lcv_train_params lcv_train_default_params(void) {
@@ -42,6 +43,8 @@ void lcv_trainer_free(lcv_trainer *t) {
     lcv_optim_free(t->opt);
     lcv_autodiff_free(t->ad);
     lcv_distill_free(t->kd);
+    lcv_ema_free(t->ema);
+    free(t->tracked);
     if (t->buffer_backup)
         for (int i = 0; i < t->n_buffers; i++) free(t->buffer_backup[i]);
     free(t->buffer_backup);
@@ -65,6 +68,9 @@ static lcv_status check_params(const lcv_train_params *p, lcv_err *e) {
         return lcv_fail(e, LCV_ERR_INVALID_ARG,
                         "distillation alpha %g must be in [0, 1] and temperature %g positive",
                         (double)p->kd_alpha, (double)p->kd_temperature);
+    if (!(p->ema_decay >= 0.0f && p->ema_decay < 1.0f))
+        return lcv_fail(e, LCV_ERR_INVALID_ARG, "weight-average decay %g is outside [0, 1)",
+                        (double)p->ema_decay);
     if (p->threads < 1 || p->threads > 1024)
         return lcv_fail(e, LCV_ERR_INVALID_ARG, "threads %d is outside 1..1024", p->threads);
     return LCV_OK;
@@ -114,6 +120,15 @@ static lcv_status setup(lcv_trainer *t, lcv_graph *g) {
     }
     st = lcv_optim_create(&t->p, t->n_params, (const lcv_tensor *const *)t->params, &t->opt, e);
     if (st != LCV_OK) return st;
+    if (t->p.ema_decay > 0.0f) {
+        int n = t->n_params + t->n_buffers;
+        t->tracked = calloc((size_t)n, sizeof *t->tracked);
+        if (!t->tracked) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory creating the trainer");
+        memcpy(t->tracked, t->params, sizeof *t->params * (size_t)t->n_params);
+        memcpy(t->tracked + t->n_params, t->buffers, sizeof *t->buffers * (size_t)t->n_buffers);
+        st = lcv_ema_create(n, t->tracked, &t->ema, e);
+        if (st != LCV_OK) return st;
+    }
     t->rng = lcv_trainer_rng_init(t->p.seed);
     return LCV_OK;
 }
@@ -381,6 +396,7 @@ lcv_status lcv_trainer_run_step(lcv_trainer *t, const lcv_tensor *images,
         return st;
     }
     lcv_autodiff_params_changed(t->ad);
+    if (t->ema) lcv_ema_update(t->ema, t->tracked, t->p.ema_decay, lcv_optim_steps(t->opt));
     t->rng = rng;
     if (loss_out) *loss_out = (float)loss;
     if (correct && t->box_rows)
@@ -416,7 +432,9 @@ lcv_status lcv_trainer_evaluate(lcv_trainer *t, const lcv_tensor *images,
     if (st != LCV_OK) return st;
     if (!logits) return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "logits is NULL");
     *logits = NULL;
+    lcv_trainer_swap_ema(t);
     st = lcv_autodiff_forward(t->ad, 1, &images, false, 0, &t->err);
+    lcv_trainer_swap_ema(t);
     if (st != LCV_OK) return st;
     *logits = get_logits(t, images->dims[0]);
     return *logits ? LCV_OK : LCV_ERR_SHAPE;
@@ -437,6 +455,12 @@ lcv_status lcv_trainer_predict(lcv_trainer *t, const lcv_tensor *images, int tra
     if (st != LCV_OK) return st;
     *logits = get_logits(t, images->dims[0]);
     return *logits ? LCV_OK : LCV_ERR_SHAPE;
+}
+
+void lcv_trainer_swap_ema(lcv_trainer *t) {
+    if (!t->ema) return;
+    lcv_ema_swap(t->ema, t->tracked);
+    lcv_autodiff_params_changed(t->ad);
 }
 
 int64_t lcv_trainer_step_count(const lcv_trainer *t) {

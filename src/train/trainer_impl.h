@@ -29,6 +29,10 @@ struct lcv_trainer {
     int64_t box_rows;       /* boxes per image (0: the labels are classes or maps) */
     int64_t image_h, image_w; /* the batch's image size (a detector's stride comes from it) */
     struct lcv_kd *kd;      /* distillation (distill.c), NULL without params.distill */
+    /* params.ema_decay > 0: the average of the parameters then the buffers (n_params +
+     * n_buffers tensors, in `tracked`, borrowed like params and buffers); NULL otherwise */
+    struct lcv_ema *ema;
+    lcv_tensor **tracked;
 };
 
 /* Model files larger than this are refused unless lcv_train_params.max_bytes says more. */
@@ -47,5 +51,9 @@ typedef lcv_status (*lcv_step_loss)(lcv_trainer *t, const void *ctx, const lcv_t
 lcv_status lcv_trainer_run_step(lcv_trainer *t, const lcv_tensor *images,
                                 const lcv_tensor *labels, bool need_labels, lcv_step_loss fn,
                                 const void *ctx, float *loss, int64_t *correct);
+
+/* Exchanges the trained weights with their average (when params.ema_decay > 0; a second call
+ * undoes the first): evaluation and export run between two calls. */
+void lcv_trainer_swap_ema(lcv_trainer *t);
 
 #endif

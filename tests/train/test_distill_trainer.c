@@ -257,28 +257,6 @@ static void check_errors(const batch *b) {
     lcv_trainer_free(t);
 }
 
-static int read_file(const char *path, unsigned char **data, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return -1;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *data = malloc(*n + 1);
-    size_t got = fread(*data, 1, *n, f);
-    fclose(f);
-    return got == *n ? 0 : -1;
-}
-
-static bool same_files(const char *a, const char *b) {
-    unsigned char *x = NULL, *y = NULL;
-    size_t nx = 0, ny = 0;
-    bool same = read_file(a, &x, &nx) == 0 && read_file(b, &y, &ny) == 0 && nx == ny &&
-                memcmp(x, y, nx) == 0;
-    free(x);
-    free(y);
-    return same;
-}
-
 /* FitNets with AdamW: 2 steps, save, a fresh trainer loads and takes the 3rd step; its
  * checkpoint equals that of 3 uninterrupted steps (adapters and their moments included). */
 static void check_checkpoint(const batch *b) {
@@ -311,7 +289,7 @@ static void check_checkpoint(const batch *b) {
     CHECK(lcv_trainer_step_count(r) == 2);
     CHECK(lcv_trainer_step_kd(r, b->x, b->y, &in, NULL, NULL) == LCV_OK);
     CHECK(lcv_trainer_save(r, pr) == LCV_OK);
-    CHECK_MSG(same_files(p3, pr), "resumed fitnets training differs from uninterrupted");
+    CHECK_MSG(fx_same_files(p3, pr), "resumed fitnets training differs from uninterrupted");
     /* a trainer without the adapters refuses the checkpoint, naming why */
     p.distill = NULL;
     CHECK(lcv_trainer_create_buffer(data, size, &p, &plain) == LCV_OK);
@@ -323,7 +301,7 @@ static void check_checkpoint(const batch *b) {
     CHECK(lcv_trainer_export_onnx(a, po) == LCV_OK);
     unsigned char *onnx = NULL;
     size_t on = 0;
-    CHECK(read_file(po, &onnx, &on) == 0);
+    CHECK(fx_read_file(po, &onnx, &on) == 0);
     bool found = false;
     for (size_t i = 0; onnx && i + 7 < on && !found; i++) found = memcmp(onnx + i, "distill", 7) == 0;
     CHECK(!found);

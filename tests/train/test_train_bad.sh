@@ -74,6 +74,10 @@ if "$bin" train "$other" "${common[@]}" --epochs 1 --checkpoint "$work/other.ckp
     >/dev/null 2>"$work/other.err"; then ok; else bad "training $other failed: $(tail -2 "$work/other.err")"; fi
 expect_fail train "checkpoint '$work/other.ckpt' is of another model: parameter .*'conv1.weight'" "$model" "${common[@]}" --epochs 2 \
   --resume "$work/other.ckpt"
+# A weight-average decay outside [0, 1), and resuming a run without the average with one.
+expect_fail train 'weight-average decay 1 is outside \[0, 1\)' "$model" "${common[@]}" --ema 1
+expect_fail train "checkpoint '$work/good.ckpt' has no averaged weights; this trainer keeps them" \
+  "$model" "${common[@]}" --epochs 2 --ema 0.9 --resume "$work/good.ckpt"
 cp "$work/good.ckpt" "$work/keep.ckpt"
 
 # A huge learning rate: the run stops at the first non-finite loss or gradient, naming the

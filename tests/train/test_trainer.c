@@ -257,6 +257,98 @@ done:
     lcv_trainer_free(b);
 }
 
+/* params.ema_decay: the parameters train exactly as without it; the exported model holds the
+ * average computed here step by step (the decay capped by (1 + step) / (10 + step)), and
+ * evaluates like it; a checkpoint carries the average (resuming exports the same file), and a
+ * checkpoint without one is refused. */
+static void check_ema(const lcv_tensor *xs, const lcv_tensor *ys) {
+    const char *out = LCV_TRAIN_WORK "/trainer_ema.onnx";
+    const char *out2 = LCV_TRAIN_WORK "/trainer_ema2.onnx";
+    const char *ck = LCV_TRAIN_WORK "/trainer_ema.ckpt";
+    const char *plain_ck = LCV_TRAIN_WORK "/trainer_noema.ckpt";
+    const float decay = 0.6f;
+    lcv_train_params p = e2e_params(), bad = p;
+    lcv_trainer *x = NULL;
+    bad.ema_decay = 1.0f;
+    CHECK(lcv_trainer_create_file(MODEL, &bad, &x) == LCV_ERR_INVALID_ARG &&
+          strstr(lcv_trainer_errmsg(x), "average") != NULL);
+    lcv_trainer_free(x);
+    lcv_trainer *plain = make(MODEL, &p);
+    p.ema_decay = decay;
+    lcv_trainer *a = make(MODEL, &p), *b = make(MODEL, &p), *c = NULL;
+    size_t bytes = 0;
+    float *avg = a ? snapshot(a, &bytes) : NULL;
+    int64_t n = (int64_t)(bytes / sizeof(float));
+    int steps = (int)xs->dims[0];
+    if (!plain || !a || !b || !avg) goto done;
+    for (int s = 0; s < steps; s++) {
+        run_steps(a, xs, ys, s, s + 1, NULL);
+        run_steps(plain, xs, ys, s, s + 1, NULL);
+        size_t nb;
+        float *w = snapshot(a, &nb);
+        double warm = (2.0 + s) / (11.0 + s);
+        float d = (float)(warm < decay ? warm : decay);
+        for (int64_t i = 0; i < n; i++) avg[i] = d * avg[i] + (1.0f - d) * w[i];
+        free(w);
+    }
+    size_t b0, b1, b2;
+    float *wa = snapshot(a, &b0), *wp = snapshot(plain, &b1);
+    CHECK_MSG(b0 == b1 && memcmp(wa, wp, b0) == 0, "the average changed the training");
+    free(wp);
+    CHECK_MSG(lcv_trainer_export_onnx(a, out) == LCV_OK, "%s", lcv_trainer_errmsg(a));
+    c = make(out, NULL);
+    float *wc = c ? snapshot(c, &b2) : NULL, worst = 0.0f, moved = 0.0f;
+    for (int64_t i = 0; wc && b2 == b0 && i < n; i++) {
+        float dd = fabsf(wc[i] - avg[i]), dm = fabsf(wc[i] - wa[i]);
+        worst = dd > worst ? dd : worst;
+        moved = dm > moved ? dm : moved;
+    }
+    free(wa);
+    free(wc);
+    if (!c) goto done;
+    CHECK_MSG(worst < 1e-6f && moved > 1e-3f, "exported average: max |diff| %g from the "
+              "reference, %g from the trained weights", (double)worst, (double)moved);
+    lcv_tensor *xe = fx_load("e2e_eval_x");
+    const lcv_tensor *la = NULL, *lc = NULL;
+    float ca[15];
+    if (xe && lcv_trainer_evaluate(a, xe, &la) == LCV_OK)
+        memcpy(ca, lcv_tensor_cdata(la), sizeof ca);
+    CHECK(xe && la && lcv_trainer_evaluate(c, xe, &lc) == LCV_OK &&
+          memcmp(ca, lcv_tensor_cdata(lc), sizeof ca) == 0);
+    lcv_tensor_free(xe);
+    /* Weights taken from another model (--init) restart the average: exported at once, they
+     * come back as they were. */
+    lcv_trainer *d = make(MODEL, &p);
+    CHECK(d && lcv_trainer_init_from_file(d, out, NULL) == LCV_OK &&
+          lcv_trainer_export_onnx(d, out2) == LCV_OK && fx_same_files(out, out2));
+    lcv_trainer_free(d);
+    /* Resuming from a checkpoint with the average. */
+    run_steps(b, xs, ys, 0, 2, NULL);
+    CHECK_MSG(lcv_trainer_save(b, ck) == LCV_OK, "%s", lcv_trainer_errmsg(b));
+    lcv_trainer_free(b);
+    b = make(MODEL, &p);
+    CHECK_MSG(b && lcv_trainer_load(b, ck) == LCV_OK, "%s", lcv_trainer_errmsg(b));
+    if (b) run_steps(b, xs, ys, 2, steps, NULL);
+    CHECK(b && lcv_trainer_export_onnx(b, out2) == LCV_OK);
+    CHECK_MSG(fx_same_files(out, out2), "resumed run's average differs");
+    /* A checkpoint without the average, and the average into a trainer without one. */
+    CHECK(lcv_trainer_save(plain, plain_ck) == LCV_OK);
+    CHECK(b && lcv_trainer_load(b, plain_ck) == LCV_ERR_INVALID_ARG &&
+          strstr(lcv_trainer_errmsg(b), "averaged weights") != NULL);
+    CHECK(lcv_trainer_load(plain, ck) == LCV_ERR_INVALID_ARG &&
+          strstr(lcv_trainer_errmsg(plain), "averaged weights") != NULL);
+done:
+    remove(out);
+    remove(out2);
+    remove(ck);
+    remove(plain_ck);
+    free(avg);
+    lcv_trainer_free(plain);
+    lcv_trainer_free(a);
+    lcv_trainer_free(b);
+    lcv_trainer_free(c);
+}
+
 static void check_failures(const lcv_tensor *xs, const lcv_tensor *ys) {
     lcv_train_params p = e2e_params();
     lcv_trainer *t = make(MODEL, &p);
@@ -352,6 +444,7 @@ int main(void) {
         check_determinism(xs, ys);
         check_checkpoints(xs, ys);
         check_failures(xs, ys);
+        check_ema(xs, ys);
     }
     check_schedule();
     lcv_tensor_free(xs);

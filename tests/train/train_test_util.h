@@ -5,6 +5,8 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "core/core.h"
 #include "harness.h"
@@ -28,6 +30,30 @@ static inline double fx_scalar(const char *name) {
     double v = t ? lcv_load_f64(t->dtype, t->data, 0) : NAN;
     lcv_tensor_free(t);
     return v;
+}
+
+/* Reads the whole file at path into *data (caller frees); 0 on success. */
+static inline int fx_read_file(const char *path, unsigned char **data, size_t *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *data = malloc(*n + 1);
+    size_t got = *data ? fread(*data, 1, *n, f) : 0;
+    fclose(f);
+    return got == *n ? 0 : -1;
+}
+
+/* Whether files a and b hold the same bytes (false when either cannot be read). */
+static inline bool fx_same_files(const char *a, const char *b) {
+    unsigned char *x = NULL, *y = NULL;
+    size_t nx = 0, ny = 0;
+    bool same = fx_read_file(a, &x, &nx) == 0 && fx_read_file(b, &y, &ny) == 0 && nx == ny &&
+                memcmp(x, y, nx) == 0;
+    free(x);
+    free(y);
+    return same;
 }
 
 /* Counts elements of got (float32, n of them) that differ from want (any float tensor) by

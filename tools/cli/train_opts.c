@@ -40,6 +40,8 @@ const char *train_opts_help(void) {
            "  --min-lr X             cosine: final rate (default 0)\n"
            "  --label-smoothing X    default 0\n"
            "  --clip X               clip gradients to global norm X (default off)\n"
+           "  --ema X                validate and export a moving average of the weights,\n"
+           "                         decay X per step, e.g. 0.999 (default 0: off)\n"
            "  --pad-crop N           augment: random crop after zero-padding by N\n"
            "  --hflip                augment: random horizontal flips\n"
            "  --mean X / --std X     normalisation after scaling pixels to [0, 1] (0 / 1)\n"
@@ -78,7 +80,8 @@ static int parse_number(const char *cmd, const char *a, const char *v, train_opt
     } floats[] = {{"--lr", &o->p.lr},        {"--momentum", &o->p.momentum},
                   {"--wd", &o->p.weight_decay}, {"--gamma", &o->p.gamma},
                   {"--min-lr", &o->p.min_lr},   {"--label-smoothing", &o->p.label_smoothing},
-                  {"--clip", &o->p.clip_norm},  {"--mean", &o->mean},
+                  {"--clip", &o->p.clip_norm},  {"--ema", &o->p.ema_decay},
+                  {"--mean", &o->mean},
                   {"--std", &o->std}};
     *handled = true;
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
