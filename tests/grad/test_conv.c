@@ -193,6 +193,14 @@ static void test_paths(gradcheck_env *e, bool transpose) {
     k.dil[0] = 2;
     k.pads[0] = 9; /* wider than the dilated kernel: the adjoint's direct loops */
     run_case(&k, e, 0, 0, &s);
+    /* planes narrower than a vector (a backbone's deepest layers), column dilation 2 */
+    k = depthwise_case(transpose, 3, 4, 4, 5);
+    k.pads[0] = k.pads[1] = k.pads[3] = k.pads[4] = 2;
+    run_case(&k, e, 0, 0, &s);
+    k = depthwise_case(transpose, 3, 6, 5, 3);
+    k.dil[1] = 2;
+    k.pads[1] = k.pads[4] = 2;
+    run_case(&k, e, 0, 0, &s);
 
     k = base_case(transpose, 2);
     k.batch = 2;
