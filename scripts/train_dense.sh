@@ -14,20 +14,22 @@
 #              `leancv evaluate` (COCO-style mAP); prints mAP@0.5.
 # Both train with AdamW, a cosine schedule and horizontal flips on THREADS threads, print the
 # wall time of training (with the per-epoch validation), and save a checkpoint after every
-# epoch (OUT/model.ckpt; `leancv train ... --resume` goes on from it).
+# epoch (OUT/model.ckpt; `leancv train ... --resume` goes on from it). The segmenter's stages
+# validate and export a moving average of the weights (leancv train --ema EMA).
 # Environment: OUT (default BUILD/TASK), DATA (the scenes, default BUILD/scenes, shared by both
 # tasks and reused when generated with the same arguments), TRAIN / TEST scenes (24000 / 1000),
-# EPOCHS (segmenter 5, detector 6), BATCH (16), LR (segmenter 0.004, detector 0.002), THREADS
-# (2), SEED (0), FASHION_MNIST_DIR; the segmenter's first stage: SMALL (its canvases, default
-# BUILD/scenes64: 48000 for training, 500 to validate), SMALL_EPOCHS (6; 0 skips the stage),
-# SMALL_LR (0.004).
+# EPOCHS (segmenter 5, detector 6), BATCH (16), LR (segmenter 0.004, detector 0.002), EMA
+# (segmenter 0.999, detector 0: off), THREADS (2), SEED (0), FASHION_MNIST_DIR; the
+# segmenter's first stage: SMALL (its canvases, default BUILD/scenes64: 48000 for training,
+# 500 to validate), SMALL_EPOCHS (6; 0 skips the stage), SMALL_LR (0.004).
 set -euo pipefail
 task=${1:-}
 build=${2:-build}
 case $task in
   segmenter) arch=segnet-tiny labels=labels lr=${LR:-0.004} epochs=${EPOCHS:-5}
-             small_epochs=${SMALL_EPOCHS:-6} small_lr=${SMALL_LR:-0.004} ;;
-  detector) arch=fcos-tiny labels=boxes lr=${LR:-0.002} epochs=${EPOCHS:-6} small_epochs=0 ;;
+             ema=${EMA:-0.999} small_epochs=${SMALL_EPOCHS:-6} small_lr=${SMALL_LR:-0.004} ;;
+  detector) arch=fcos-tiny labels=boxes lr=${LR:-0.002} epochs=${EPOCHS:-6} ema=${EMA:-0}
+            small_epochs=0 ;;
   *) echo "usage: train_dense.sh segmenter|detector [BUILD]" >&2; exit 2 ;;
 esac
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,8 +80,8 @@ fit() {
   "$bin" train "arch:$arch" --data "npy:$dir/train_images.npy,$dir/train_$labels.npy" \
     --val "npy:$dir/test_images.npy,$dir/test_$labels.npy" --epochs "$n" --batch "$batch" \
     --opt adamw --lr "$rate" --schedule cosine --warmup $((steps / 50)) --hflip \
-    --threads "$threads" --seed "$seed" --checkpoint "$out/$tag.ckpt" --out "$out/$tag.onnx" \
-    "$@" | tee "$out/$tag.log"
+    --ema "$ema" --threads "$threads" --seed "$seed" --checkpoint "$out/$tag.ckpt" \
+    --out "$out/$tag.onnx" "$@" | tee "$out/$tag.log"
 }
 
 t0=$(date +%s.%N)
