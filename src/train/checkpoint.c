@@ -173,7 +173,7 @@ lcv_status lcv_trainer_save(lcv_trainer *t, const char *path) {
         for (int s = 0; s < ns; s++)
             put_floats(&b, lcv_optim_state(ao, i, s), lcv_optim_state_numel(ao, i));
     for (int i = 0; i < ne; i++)
-        put_floats(&b, lcv_ema_data(t->ema, i), lcv_tensor_count(t->tracked[i]));
+        put_floats(&b, lcv_ema_data(t->ema, i), lcv_tensor_count(t->params[i]));
     if (!b.failed) put_u64(&b, fnv1a(b.p, b.n));
     lcv_status st;
     if (b.failed || table.failed)
@@ -374,7 +374,7 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
         floats += (uint64_t)ns * (uint64_t)lcv_optim_state_numel(t->opt, i);
     for (uint32_t i = 0; i < na; i++)
         floats += (uint64_t)ns * (uint64_t)lcv_optim_state_numel(ao, (int)i);
-    for (uint32_t i = 0; i < ne; i++) floats += (uint64_t)lcv_tensor_count(t->tracked[i]);
+    for (uint32_t i = 0; i < ne; i++) floats += (uint64_t)lcv_tensor_count(t->params[i]);
     if ((uint64_t)(size - 8 - r.off) != floats * 4) {
         st = lcv_fail(&t->err, LCV_ERR_PARSE, "checkpoint '%s' has %llu data bytes, expected %llu",
                       path, (unsigned long long)(size - 8 - r.off), (unsigned long long)floats * 4);
@@ -391,7 +391,7 @@ lcv_status lcv_trainer_load(lcv_trainer *t, const char *path) {
         for (uint32_t s = 0; s < ns; s++)
             get_floats(&r, lcv_optim_state(ao, (int)i, (int)s), lcv_optim_state_numel(ao, (int)i));
     for (uint32_t i = 0; i < ne; i++)
-        get_floats(&r, lcv_ema_data(t->ema, (int)i), lcv_tensor_count(t->tracked[i]));
+        get_floats(&r, lcv_ema_data(t->ema, (int)i), lcv_tensor_count(t->params[i]));
     lcv_optim_set_steps(t->opt, (int64_t)step);
     if (ao) lcv_optim_set_steps(ao, (int64_t)step);
     t->epoch = (int64_t)epoch;

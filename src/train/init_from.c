@@ -43,7 +43,7 @@ lcv_status lcv_trainer_init_from_file(lcv_trainer *t, const char *path, int *tak
     }
     lcv_graph_free(src);
     lcv_autodiff_params_changed(t->ad);
-    if (t->ema) lcv_ema_reset(t->ema, t->tracked); /* the average starts from the new weights */
+    if (t->ema) lcv_ema_reset(t->ema, t->params); /* the average starts from the new weights */
     if (n == 0)
         return lcv_fail(&t->err, LCV_ERR_INVALID_ARG, "initial model '%s' has no initializer "
                         "with the name, type and shape of a parameter or buffer of this model",

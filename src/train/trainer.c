@@ -44,13 +44,11 @@ void lcv_trainer_free(lcv_trainer *t) {
     lcv_autodiff_free(t->ad);
     lcv_distill_free(t->kd);
     lcv_ema_free(t->ema);
-    free(t->tracked);
     if (t->buffer_backup)
         for (int i = 0; i < t->n_buffers; i++) free(t->buffer_backup[i]);
     free(t->buffer_backup);
     free(t->params);
     free(t->grads);
-    free(t->buffers);
     free(t->labels);
     free(t->boxes);
     free(t);
@@ -103,9 +101,9 @@ static lcv_status setup(lcv_trainer *t, lcv_graph *g) {
     if (t->n_params == 0)
         return lcv_fail(e, LCV_ERR_UNSUPPORTED, "the model has no trainable parameters (see "
                         "leancv_train.h for which initializers are trained)");
-    t->params = calloc((size_t)t->n_params, sizeof *t->params);
+    t->params = calloc((size_t)t->n_params + (size_t)t->n_buffers, sizeof *t->params);
     t->grads = calloc((size_t)t->n_params, sizeof *t->grads);
-    t->buffers = calloc((size_t)t->n_buffers + 1, sizeof *t->buffers);
+    t->buffers = t->params ? t->params + t->n_params : NULL;
     t->buffer_backup = calloc((size_t)t->n_buffers + 1, sizeof *t->buffer_backup);
     if (!t->params || !t->grads || !t->buffers || !t->buffer_backup)
         return lcv_fail(e, LCV_ERR_NOMEM, "out of memory creating the trainer");
@@ -121,12 +119,7 @@ static lcv_status setup(lcv_trainer *t, lcv_graph *g) {
     st = lcv_optim_create(&t->p, t->n_params, (const lcv_tensor *const *)t->params, &t->opt, e);
     if (st != LCV_OK) return st;
     if (t->p.ema_decay > 0.0f) {
-        int n = t->n_params + t->n_buffers;
-        t->tracked = calloc((size_t)n, sizeof *t->tracked);
-        if (!t->tracked) return lcv_fail(e, LCV_ERR_NOMEM, "out of memory creating the trainer");
-        memcpy(t->tracked, t->params, sizeof *t->params * (size_t)t->n_params);
-        memcpy(t->tracked + t->n_params, t->buffers, sizeof *t->buffers * (size_t)t->n_buffers);
-        st = lcv_ema_create(n, t->tracked, &t->ema, e);
+        st = lcv_ema_create(t->n_params + t->n_buffers, t->params, &t->ema, e);
         if (st != LCV_OK) return st;
     }
     t->rng = lcv_trainer_rng_init(t->p.seed);
@@ -396,7 +389,7 @@ lcv_status lcv_trainer_run_step(lcv_trainer *t, const lcv_tensor *images,
         return st;
     }
     lcv_autodiff_params_changed(t->ad);
-    if (t->ema) lcv_ema_update(t->ema, t->tracked, t->p.ema_decay, lcv_optim_steps(t->opt));
+    if (t->ema) lcv_ema_update(t->ema, t->params, t->p.ema_decay, lcv_optim_steps(t->opt));
     t->rng = rng;
     if (loss_out) *loss_out = (float)loss;
     if (correct && t->box_rows)
@@ -459,7 +452,7 @@ lcv_status lcv_trainer_predict(lcv_trainer *t, const lcv_tensor *images, int tra
 
 void lcv_trainer_swap_ema(lcv_trainer *t) {
     if (!t->ema) return;
-    lcv_ema_swap(t->ema, t->tracked);
+    lcv_ema_swap(t->ema, t->params);
     lcv_autodiff_params_changed(t->ad);
 }
 

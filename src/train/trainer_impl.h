@@ -13,10 +13,12 @@ struct lcv_trainer {
     lcv_autodiff *ad;       /* owns the graph and so the parameters and buffers */
     lcv_optim *opt;
     int n_params;
-    lcv_tensor **params;    /* borrowed from the graph's initializers */
+    /* borrowed from the graph's initializers: the parameters, then the buffers (one array, so
+     * the weight average tracks params[0 .. n_params + n_buffers)) */
+    lcv_tensor **params;
     lcv_tensor **grads;     /* borrowed from ad */
     int n_buffers;
-    lcv_tensor **buffers;   /* borrowed from the graph's initializers */
+    lcv_tensor **buffers;   /* params + n_params */
     float **buffer_backup;  /* buffers before the current step, restored when it fails */
     int logits_value;       /* graph output 0 */
     int64_t epoch;
@@ -29,10 +31,8 @@ struct lcv_trainer {
     int64_t box_rows;       /* boxes per image (0: the labels are classes or maps) */
     int64_t image_h, image_w; /* the batch's image size (a detector's stride comes from it) */
     struct lcv_kd *kd;      /* distillation (distill.c), NULL without params.distill */
-    /* params.ema_decay > 0: the average of the parameters then the buffers (n_params +
-     * n_buffers tensors, in `tracked`, borrowed like params and buffers); NULL otherwise */
+    /* params.ema_decay > 0: the average of params[0 .. n_params + n_buffers); NULL otherwise */
     struct lcv_ema *ema;
-    lcv_tensor **tracked;
 };
 
 /* Model files larger than this are refused unless lcv_train_params.max_bytes says more. */
