@@ -133,6 +133,13 @@ typedef struct lcv_model_params {
     /* Non-zero: run every op with its reference kernel (the oracle fast kernels are tested
      * against). */
     int reference_kernels;
+    /* Bit k set: dim k of every graph input is dynamic, even where the file declares a size
+     * (as TensorFlow Lite's ResizeInputTensor allows), and so is dim k of every graph output
+     * of rank above k. E.g. (1u << 2) | (1u << 3) frees the height and width of NCHW images:
+     * a fully convolutional model exported at one size then runs at any size its layers
+     * accept (a size they do not fails at run time, naming the node). 0 = as declared. Not for
+     * .lcvm files written optimized (their passes ran at the declared shapes). */
+    unsigned free_input_dims;
 } lcv_model_params;
 
 LCV_API lcv_model_params lcv_model_default_params(void);
@@ -177,7 +184,9 @@ LCV_API int lcv_model_input_info(const lcv_model *m, int i, lcv_dtype *dtype, in
 LCV_API int lcv_model_output_info(const lcv_model *m, int i, lcv_dtype *dtype, int64_t *dims,
                                   const char **dim_names);
 
-/* Summary statistics computed at load with the declared input shapes (dynamic dims taken as 1). */
+/* Summary statistics computed at load with the declared input shapes (dynamic dims taken as 1;
+ * what cannot be sized that way, e.g. a U-Net with dynamic height and width, counts as unknown
+ * and is sized at run time). */
 typedef struct lcv_model_stats {
     int64_t node_count;
     int64_t param_count;  /* elements in float/int initializers feeding the graph */

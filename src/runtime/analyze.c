@@ -99,8 +99,13 @@ static int64_t node_macs(const lcv_graph *g, const lcv_node *n) {
 #define LCV_PLAN_MAX_IO 16
 
 /* Infers (and where possible folds) node i. Unknown input shapes leave outputs unknown.
- * probes[v]: analysis-only data of non-constant value v (owned by the caller), or NULL. */
-static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, lcv_err *e) {
+ * probes[v]: analysis-only data of non-constant value v (owned by the caller), or NULL.
+ * guessed[v]: v's shape rests on a dynamic input dim taken as 1. A node that rejects such a
+ * shape is left to run-time inference instead of failing the load: a fully convolutional
+ * network with dynamic height and width cannot be sized at 1x1 (its strided encoder and
+ * upsampling decoder disagree there), yet runs at every real size. */
+static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, bool *guessed,
+                             lcv_err *e) {
     lcv_graph *g = m->g;
     lcv_node *n = &g->nodes[i];
     lcv_tensor ins_store[16];
@@ -111,7 +116,7 @@ static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, lcv_err *
     const lcv_tensor **ins = ins_small;
     lcv_tensor **outs = outs_small;
     lcv_status st = LCV_OK;
-    bool all_const = true, all_data = true, known = true;
+    bool all_const = true, all_data = true, known = true, guess = false;
     if (n->n_in > 16 || n->n_out > 16) {
         ins_buf = calloc((size_t)n->n_in, sizeof *ins_buf);
         outs_buf = calloc((size_t)n->n_out, sizeof *outs_buf);
@@ -131,6 +136,7 @@ static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, lcv_err *
             continue;
         }
         all_const = false;
+        guess = guess || guessed[n->in[k]];
         if (probes[n->in[k]]) {
             ins[k] = probes[n->in[k]];
             continue;
@@ -143,6 +149,7 @@ static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, lcv_err *
     for (int k = 0; k < n->n_out; k++) {
         lcv_tensor_init(&outs_buf[k]);
         outs[k] = &outs_buf[k];
+        if (n->out[k] >= 0) guessed[n->out[k]] = guess;
     }
     if (!known) {
         m->runtime_shape[i] = true;
@@ -150,9 +157,10 @@ static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, lcv_err *
     }
     lcv_opctx c = {n, lcv_node_op_inputs(n), ins, n->n_out, outs, e, NULL, NULL, NULL};
     st = lcv_op_table[n->op].infer(&c);
-    if (st == LCV_DEFERRED) {
+    if (st == LCV_DEFERRED || (st != LCV_OK && st != LCV_ERR_NOMEM && guess)) {
         m->runtime_shape[i] = true;
         st = LCV_OK;
+        if (e) e->msg[0] = '\0';
         goto done;
     }
     if (st != LCV_OK) goto done;
@@ -168,6 +176,12 @@ static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, lcv_err *
     if (probe) {
         /* Shape and Size read only their input's shape, so they run on the shape-only view. */
         st = lcv_op_invoke(n, n->n_in, ins, n->n_out, outs, e);
+        if (st != LCV_OK && st != LCV_ERR_NOMEM && guess) {
+            m->runtime_shape[i] = true;
+            st = LCV_OK;
+            if (e) e->msg[0] = '\0';
+            goto done;
+        }
         if (st != LCV_OK) goto done;
         for (int k = 0; k < n->n_out; k++) {
             if (n->out[k] < 0) continue;
@@ -304,13 +318,20 @@ static lcv_status infer_all(lcv_model *m, lcv_err *e) {
     m->folded = calloc((size_t)nn + 1, sizeof(bool));
     m->runtime_shape = calloc((size_t)nn + 1, sizeof(bool));
     lcv_tensor **probes = calloc((size_t)g->n_values + 1, sizeof *probes);
+    bool *guessed = calloc((size_t)g->n_values + 1, sizeof *guessed);
     lcv_status st = LCV_OK;
-    if (!m->folded || !m->runtime_shape || !probes)
+    if (!m->folded || !m->runtime_shape || !probes || !guessed)
         st = lcv_fail(e, LCV_ERR_NOMEM, "out of memory analysing the model");
-    for (int i = 0; i < nn && st == LCV_OK; i++) st = infer_node(m, i, probes, e);
+    for (int i = 0; i < g->n_inputs && st == LCV_OK; i++) {
+        const lcv_value *v = &g->values[g->inputs[i]];
+        for (int k = 0; k < v->ndim; k++)
+            if (v->dims[k] < 0) guessed[g->inputs[i]] = true;
+    }
+    for (int i = 0; i < nn && st == LCV_OK; i++) st = infer_node(m, i, probes, guessed, e);
     if (probes)
         for (int v = 0; v < g->n_values; v++) lcv_tensor_free(probes[v]);
     free(probes);
+    free(guessed);
     if (st != LCV_OK) return st;
     /* A node fed by a node whose output shape is only known at run time must be re-inferred at
      * run time too (value_info hints from the file may have made it look known). */

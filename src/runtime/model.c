@@ -51,10 +51,35 @@ static void apply_params(lcv_model *m, const lcv_model_params *p) {
     m->isa = lcv_isa_choose(p->max_isa);
 }
 
+/* lcv_model_params.free_input_dims: the chosen dims of the graph inputs, and of the outputs
+ * that have them, become dynamic before analysis, so inference and the passes see no size. */
+static lcv_status free_dims(lcv_model *m, unsigned mask) {
+    lcv_graph *g = m->g;
+    if (!mask) return LCV_OK;
+    if (m->preoptimized)
+        return lcv_fail(&m->err, LCV_ERR_INVALID_ARG,
+                        "free_input_dims: this .lcvm was optimized for its declared input shapes; "
+                        "free the dims on the ONNX model or an .lcvm written without optimization");
+    for (int pass = 0; pass < 2; pass++) {
+        int n = pass ? g->n_outputs : g->n_inputs;
+        for (int i = 0; i < n; i++) {
+            lcv_value *v = &g->values[pass ? g->outputs[i] : g->inputs[i]];
+            for (int k = 0; k < v->ndim && k < 32; k++) {
+                if (!(mask >> k & 1u)) continue;
+                v->dims[k] = -1;
+                free(v->dim_params[k]);
+                v->dim_params[k] = NULL;
+            }
+        }
+    }
+    return LCV_OK;
+}
+
 /* Everything after import: the file's bytes are gone by now (the graph holds copies), so
  * the peak memory of a load is the larger of file + graph and graph + packed weights. */
-static lcv_status finish_load(lcv_model *m) {
-    lcv_status st = keep_declared_outputs(m, &m->err);
+static lcv_status finish_load(lcv_model *m, unsigned free_input_dims) {
+    lcv_status st = free_dims(m, free_input_dims);
+    if (st == LCV_OK) st = keep_declared_outputs(m, &m->err);
     if (st == LCV_OK) st = lcv_model_analyze(m, &m->err);
     if (st == LCV_OK) m->loaded = true;
     return st;
@@ -74,7 +99,7 @@ lcv_status lcv_model_from_graph(lcv_graph *g, const lcv_model_params *params, lc
     apply_params(m, &p);
     m->g = g;
     if (!g) return lcv_fail(&m->err, LCV_ERR_INVALID_ARG, "graph is NULL");
-    return finish_load(m);
+    return finish_load(m, p.free_input_dims);
 }
 
 lcv_status lcv_model_from_subgraph(lcv_graph *g, const lcv_model *parent, lcv_model **out,
@@ -91,7 +116,7 @@ lcv_status lcv_model_from_subgraph(lcv_graph *g, const lcv_model *parent, lcv_mo
     m->optimize = parent->optimize;
     m->reference = parent->reference;
     m->isa = parent->isa;
-    lcv_status st = finish_load(m);
+    lcv_status st = finish_load(m, 0);
     if (st != LCV_OK) {
         lcv_fail(e, st, "%s", m->err.msg);
         lcv_model_free(m);
@@ -128,7 +153,7 @@ lcv_status lcv_model_load_buffer(const void *data, size_t size, const lcv_model_
                         size, (unsigned long long)max);
     apply_params(m, &p);
     lcv_status st = import_any(m, data, size, p.external_data_dir, max);
-    return st == LCV_OK ? finish_load(m) : st;
+    return st == LCV_OK ? finish_load(m, p.free_input_dims) : st;
 }
 
 lcv_status lcv_model_load_file(const char *path, const lcv_model_params *params, lcv_model **out) {
@@ -161,7 +186,7 @@ lcv_status lcv_model_load_file(const char *path, const lcv_model_params *params,
     st = import_any(m, data, size, ext_dir, max);
     free(data);
     free(dir);
-    if (st == LCV_OK) st = finish_load(m);
+    if (st == LCV_OK) st = finish_load(m, p.free_input_dims);
     if (st != LCV_OK) lcv_err_prefix(&m->err, "%s", path);
     return st;
 }
@@ -284,7 +309,7 @@ lcv_status lcv_model_convert(const void *data, size_t size, const lcv_model_para
         m->export_only = true;
         st = import_any(m, data, size, p.external_data_dir, max);
     }
-    if (st == LCV_OK) st = finish_load(m);
+    if (st == LCV_OK) st = finish_load(m, p.free_input_dims);
     if (st == LCV_OK)
         st = lcv_lcvm_write(m->g, m->optimize || m->preoptimized ? LCV_LCVM_OPTIMIZED : 0, out,
                             out_size, &m->err);

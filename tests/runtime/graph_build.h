@@ -47,6 +47,17 @@ static inline void gb_attr_float(lcv_node *n, const char *name, float v) {
     a->f = v;
 }
 
+static inline void gb_attr_ints(lcv_node *n, const char *name, const int64_t *v, int count) {
+    lcv_attr *a = NULL;
+    CHECK(lcv_node_add_attr(n, name, &a, &gb_err) == LCV_OK);
+    if (!a) return;
+    a->type = LCV_ATTR_INTS;
+    a->ints = malloc((size_t)count * sizeof *v);
+    if (!a->ints) return;
+    memcpy(a->ints, v, (size_t)count * sizeof *v);
+    a->n = count;
+}
+
 static inline void gb_attr_str(lcv_node *n, const char *name, const char *v) {
     lcv_attr *a = NULL;
     CHECK(lcv_node_add_attr(n, name, &a, &gb_err) == LCV_OK);
