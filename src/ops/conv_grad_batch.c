@@ -166,7 +166,8 @@ static void wgrad_pack(const void *ctx, int64_t k0, int64_t kc, int64_t j0, int6
                     dst);
 }
 
-/* Chunks [begin, end): each sums its images' dY * col(X)^T into its own partial. */
+/* Chunks [begin, end): each sums its images' dY * col(X)^T into its own partial (X itself
+ * for a pointwise convolution). */
 static void wgrad_chunks(void *ctx, int64_t begin, int64_t end, int thread) {
     batch_job *j = ctx;
     const lcv_convg *g = j->r->g;
@@ -180,11 +181,11 @@ static void wgrad_chunks(void *ctx, int64_t begin, int64_t end, int thread) {
         for (int64_t n = n0; n < n1; n++) {
             const float *xg = j->x + (n * g->c + j->group * g->c_g) * g->in_size;
             const float *dyg = j->dy + (n * g->m + j->group * g->m_g) * g->out_size;
-            im2col_image(j->r, &j->rt, xg, col);
+            if (!j->r->pointwise) im2col_image(j->r, &j->rt, xg, col);
             /* One K block per call, so an accumulating epilogue reads C before it changes. */
             for (int64_t p0 = 0; p0 < g->out_size; p0 += LCV_GEMM_KC) {
                 int64_t kc = g->out_size - p0 < LCV_GEMM_KC ? g->out_size - p0 : LCV_GEMM_KC;
-                wpack_src src = {j->isa, col, g->out_size, p0};
+                wpack_src src = {j->isa, j->r->pointwise ? xg : col, g->out_size, p0};
                 bool add = n > n0 || p0 > 0;
                 lcv_gemm_epilogue epi = {NULL, false, acc, kdim, NULL};
                 lcv_gemm_args a = {j->isa, g->m_g, kdim, kc, {dyg + p0, g->out_size, false, false},
@@ -209,8 +210,8 @@ lcv_status lcv_convg_batch_weight_grad(lcv_gradctx *c, const conv_run *r, const 
     if (!lcv_mul_size((size_t)(g->m_g * r->kdim), (size_t)j.chunks, &partials))
         return lcv_grad_fail(c, LCV_ERR_NOMEM, "convolution scratch is too large");
     void *owned;
-    j.out = batch_scratch(&j, lcv_threadpool_size(c->pool), (size_t)(r->kdim * g->out_size),
-                          partials, &owned);
+    size_t col_floats = r->pointwise ? 0 : (size_t)(r->kdim * g->out_size);
+    j.out = batch_scratch(&j, lcv_threadpool_size(c->pool), col_floats, partials, &owned);
     if (!j.out) return LCV_ERR_NOMEM;
     lcv_status st = LCV_OK;
     for (j.group = 0; j.group < g->group && st == LCV_OK; j.group++) {
