@@ -200,11 +200,19 @@ LCV_API lcv_status lcv_seg_argmax(const float *logits, int classes, int64_t h, i
                                   int64_t out_h, int64_t out_w, uint8_t *labels, char *errbuf,
                                   size_t errcap);
 
-/* Test-time flip: adds logits computed on the horizontally mirrored image, mirrored back, to
- * the logits of the image itself: logits[c, y, x] += mirrored[c, y, w - 1 - x], both
- * [classes, h, w] (one image; distinct buffers). The argmax of the sum is that of the mean of
- * the two runs, which is usually more accurate than either alone (docs/TRAINING.md measures
- * it). logits: caller-owned, updated in place; classes in 1..256. */
+/* Test-time augmentation: adds the logits [classes, lh, lw] of one more run to acc [classes, h,
+ * w] (one image each; distinct buffers), resized bilinearly to h x w by lcv_seg_argmax's rule
+ * and, when mirrored is non-zero (the run saw the horizontally mirrored image), mirrored back
+ * first: acc[c, y, x] += resize(m)[c, y, x] with m[c, i, j] = logits[c, i, lw - 1 - j]. Runs
+ * at other scales of the image (multi-scale inference) and on its mirror image (flip) are
+ * summed this way; the argmax of the sum is that of the mean, which is usually more accurate
+ * than any one run (docs/TRAINING.md measures it). acc: caller-owned, updated in place;
+ * classes in 1..256. */
+LCV_API lcv_status lcv_seg_accumulate(float *acc, int classes, int64_t h, int64_t w,
+                                      const float *logits, int64_t lh, int64_t lw, int mirrored,
+                                      char *errbuf, size_t errcap);
+/* lcv_seg_accumulate of a mirrored run of the same size: logits[c, y, x] += mirrored[c, y,
+ * w - 1 - x]. */
 LCV_API lcv_status lcv_seg_add_mirrored(float *logits, const float *mirrored, int classes,
                                         int64_t h, int64_t w, char *errbuf, size_t errcap);
 /* Blends each labelled pixel's palette colour over an RGB image (h * w * 3 bytes, HWC):

@@ -1,5 +1,5 @@
 /* segment.c - segmentation post-processing: per-pixel argmax of bilinearly resized logits,
- * the merge of a mirrored run's logits (test-time flip), palette overlays, and prototype x
+ * the sum of further runs' logits (test-time flip and scales), palette overlays, and prototype x
  * coefficient instance masks cropped to their box. Output pixels are computed one at a time
  * from the input planes (no intermediate resized tensor), so nothing is allocated. */
 #include <stdio.h>
@@ -74,19 +74,41 @@ lcv_status lcv_seg_argmax(const float *logits, int classes, int64_t h, int64_t w
     return LCV_OK;
 }
 
-lcv_status lcv_seg_add_mirrored(float *logits, const float *mirrored, int classes, int64_t h,
-                                int64_t w, char *errbuf, size_t errcap) {
-    const char *bad = classes < 1 || classes > 256    ? "classes must be in 1..256"
-                      : !logits || !mirrored          ? "NULL logits"
-                      : logits == mirrored            ? "the two logit maps must not be one buffer"
-                                                      : check_sizes(h, w, 1, 1, classes);
-    if (bad) return seg_fail(errbuf, errcap, "segmentation flip merge", bad);
-    for (int64_t r = 0; r < (int64_t)classes * h; r++) {
-        float *dst = logits + r * w;
-        const float *src = mirrored + r * w;
-        for (int64_t x = 0; x < w; x++) dst[x] += src[w - 1 - x];
+lcv_status lcv_seg_accumulate(float *acc, int classes, int64_t h, int64_t w, const float *logits,
+                              int64_t lh, int64_t lw, int mirrored, char *errbuf, size_t errcap) {
+    const char *bad = classes < 1 || classes > 256 ? "classes must be in 1..256"
+                      : !acc || !logits            ? "NULL logits"
+                      : acc == logits ? "the sum and the added logits must not be one buffer"
+                                      : check_sizes(lh, lw, h, w, classes);
+    if (!bad) bad = check_sizes(h, w, 1, 1, classes);
+    if (bad) return seg_fail(errbuf, errcap, "segmentation logit sum", bad);
+    for (int c = 0; c < classes; c++) {
+        const float *src = logits + c * lh * lw;
+        float *dst = acc + c * h * w;
+        if (lh == h && lw == w) { /* the usual flip of one size: no blend */
+            for (int64_t y = 0; y < h; y++)
+                for (int64_t x = 0; x < w; x++)
+                    dst[y * w + x] += src[y * w + (mirrored ? w - 1 - x : x)];
+            continue;
+        }
+        for (int64_t y = 0; y < h; y++) {
+            tap ty = tap_at(y, lh, h);
+            for (int64_t x = 0; x < w; x++) {
+                tap tx = tap_at(x, lw, w);
+                if (mirrored) { /* mirror back first: column i of the image is lw - 1 - i here */
+                    tx.i0 = lw - 1 - tx.i0;
+                    tx.i1 = lw - 1 - tx.i1;
+                }
+                dst[y * w + x] += sample(src, lw, ty, tx);
+            }
+        }
     }
     return LCV_OK;
+}
+
+lcv_status lcv_seg_add_mirrored(float *logits, const float *mirrored, int classes, int64_t h,
+                                int64_t w, char *errbuf, size_t errcap) {
+    return lcv_seg_accumulate(logits, classes, h, w, mirrored, h, w, 1, errbuf, errcap);
 }
 
 void lcv_seg_palette(int c, uint8_t rgb[3]) {

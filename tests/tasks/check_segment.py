@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """check_segment.py - leancv's segmentation post-processing (through segment_driver) against
 PyTorch: lcv_seg_argmax vs torch.nn.functional.interpolate(bilinear, align_corners=False)
-followed by argmax, and lcv_instance_mask vs the prototype product, the same interpolation, a
+followed by argmax, lcv_seg_accumulate (a further run's logits, mirrored back or not, resized
+and added) vs torch.flip, the same interpolation and a sum, and lcv_instance_mask vs the prototype product, the same interpolation, a
 sigmoid threshold and the box crop, on random sizes (up- and down-scaling, odd shapes). A pixel
 may differ only where the reference itself is a near-tie (the two best logits, or the mask
 logit and the threshold, within 1e-5): interpolation rounding may order such pixels either way.
@@ -21,14 +22,14 @@ import torch.nn.functional as F
 F32 = np.float32
 
 
-def run(driver, mode, ints, floats, data, tmp):
+def run(driver, mode, ints, floats, data, tmp, dtype=np.uint8):
     cpath, opath = os.path.join(tmp, "case.bin"), os.path.join(tmp, "out.bin")
     with open(cpath, "wb") as f:
         f.write(struct.pack("<i6q6f", mode, *(ints + [0] * (6 - len(ints))),
                             *(floats + [0.0] * (6 - len(floats)))))
         f.write(struct.pack("<q", data.size) + data.astype("<f4").tobytes())
     subprocess.run([driver, cpath, opath], check=True)
-    return np.frombuffer(open(opath, "rb").read(), np.uint8).reshape(ints[3], ints[4])
+    return np.frombuffer(open(opath, "rb").read(), dtype).reshape(-1, ints[3], ints[4])
 
 
 def resize(x, oh, ow):
@@ -45,7 +46,7 @@ def main():
             c, h, w = int(rng.integers(1, 22)), int(rng.integers(1, 20)), int(rng.integers(1, 20))
             oh, ow = int(rng.integers(1, 70)), int(rng.integers(1, 70))
             logits = rng.normal(0, 3, (c, h, w)).astype(F32)
-            got = run(driver, 0, [c, h, w, oh, ow], [], logits, tmp)
+            got = run(driver, 0, [c, h, w, oh, ow], [], logits, tmp)[0]
             ref = resize(logits, oh, ow)
             want = np.argmax(ref, 0)
             top2 = np.sort(ref, 0)[-2:] if c > 1 else np.stack([ref[0] - 1, ref[0]])
@@ -64,7 +65,7 @@ def main():
                    float(F32(y1 + rng.uniform(1, oh)))]
             thr = float(F32(rng.choice([0.3, 0.5, 0.7])))
             got = run(driver, 1, [k, ph, pw, oh, ow], box + [thr],
-                      np.concatenate([protos.ravel(), coeffs]), tmp)
+                      np.concatenate([protos.ravel(), coeffs]), tmp)[0]
             m = np.tensordot(coeffs.astype(np.float64), protos.astype(np.float64), 1)
             logit = resize(m[None], oh, ow)[0]
             cy, cx = np.mgrid[0:oh, 0:ow].astype(F32) + F32(0.5)
@@ -75,9 +76,23 @@ def main():
             near += int((diff & tie).sum())
             bad += int((diff & ~tie).sum())
             pixels += oh * ow
-    print("segmentation vs torch: 80 cases, %d pixels, %d differ at near-ties, %d differ elsewhere"
-          % (pixels, near, bad))
-    sys.exit(1 if bad else 0)
+        worst = 0.0
+        for case in range(40):
+            c, lh, lw = int(rng.integers(1, 12)), int(rng.integers(1, 20)), int(rng.integers(1, 20))
+            h, w = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+            if case % 4 == 0:  # the flip of one size
+                h, w = lh, lw
+            mirrored = case % 2
+            acc = rng.normal(0, 3, (c, h, w)).astype(F32)
+            logits = rng.normal(0, 3, (c, lh, lw)).astype(F32)
+            got = run(driver, 2, [c, lh, lw, h, w, mirrored], [],
+                      np.concatenate([acc.ravel(), logits.ravel()]), tmp, np.float32)
+            src = logits[:, :, ::-1] if mirrored else logits
+            want = acc.astype(np.float64) + resize(np.ascontiguousarray(src), h, w)
+            worst = max(worst, float(np.max(np.abs(got - want) / (1 + np.abs(want)))))
+    print("segmentation vs torch: 80 cases, %d pixels, %d differ at near-ties, %d differ elsewhere;"
+          " 40 logit sums, largest relative error %.2g" % (pixels, near, bad, worst))
+    sys.exit(1 if bad or worst > 3e-5 else 0)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 /* segment_driver.c - runs leancv's segmentation post-processing on a case file for
  * check_segment.py. Case file (little-endian): int32 mode (0: lcv_seg_argmax, 1:
- * lcv_instance_mask), int64 ints[6], float32 floats[6], then an int64 count and that many
- * float32 (logits, or protos followed by the k coefficients). Output: out_h * out_w bytes.
+ * lcv_instance_mask, 2: lcv_seg_accumulate), int64 ints[6], float32 floats[6], then an int64
+ * count and that many float32 (logits; protos followed by the k coefficients; the sum
+ * [c, h, w] followed by the added logits [c, lh, lw]). Output: out_h * out_w bytes (ints[3]
+ * and [4]), or for mode 2 the updated sum as float32.
  * Usage: segment_driver CASE OUT */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "leancv_detect.h"
 
@@ -26,7 +29,7 @@ int main(int argc, char **argv) {
     float *data = ok ? malloc(sizeof(float) * (size_t)n) : NULL;
     ok = data && fread(data, 4, (size_t)n, in) == (size_t)n;
     fclose(in);
-    size_t pixels = ok ? (size_t)(i[3] * i[4]) : 0;
+    size_t pixels = ok ? (size_t)(i[3] * i[4]) * (mode == 2 ? 4 * (size_t)i[0] : 1) : 0;
     uint8_t *out = ok ? malloc(pixels) : NULL;
     char err[256];
     lcv_status st = LCV_ERR_INVALID_ARG;
@@ -40,6 +43,15 @@ int main(int argc, char **argv) {
                                    i[3], i[4], out, NULL, err, sizeof err);
         else
             snprintf(err, sizeof err, "case too short");
+    } else if (out && mode == 2) {
+        int64_t sum = i[0] * i[3] * i[4];
+        if (i[0] >= 1 && i[1] >= 1 && i[2] >= 1 && sum + i[0] * i[1] * i[2] == n) {
+            st = lcv_seg_accumulate(data, (int)i[0], i[3], i[4], data + sum, i[1], i[2],
+                                    (int)i[5], err, sizeof err);
+            memcpy(out, data, pixels);
+        } else {
+            snprintf(err, sizeof err, "case of the wrong length");
+        }
     } else {
         snprintf(err, sizeof err, "bad case");
     }

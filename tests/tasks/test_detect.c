@@ -270,7 +270,7 @@ static void test_segmentation(void) {
     CHECK(lcv_seg_add_mirrored(mine, mine, 2, 1, 3, err, sizeof err) == LCV_ERR_INVALID_ARG &&
           strstr(err, "one buffer"));
     CHECK(lcv_seg_add_mirrored(mine, mir, 2, 0, 3, err, sizeof err) == LCV_ERR_INVALID_ARG &&
-          strstr(err, "flip merge"));
+          strstr(err, "logit sum"));
     /* instance mask: one prototype, coefficient 1: logit 2 everywhere, box covers the left half */
     float proto[4] = {2, 2, 2, 2}, coeff = 1.0f;
     lcv_box half = {0, 0, 1, 2};

@@ -214,6 +214,16 @@ def make_segment(work):
                               [numpy_helper.from_array(wf, "w")])
         onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
                   os.path.join(work, name + ".onnx"))
+    # --scales: the same convolution declared at 16x16 (run at 16x16 and, freed, at 32x32) on a
+    # 32x32 image of 2x2 blocks, so that fitting it to 16x16 is exact (the blocks' mean).
+    g = helper.make_graph([helper.make_node("Conv", ["images", "w"], ["logits"], pads=[1, 1, 1, 1])],
+                          "segms", [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, 16, 16])],
+                          [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 3, 16, 16])],
+                          [numpy_helper.from_array(wf, "w")])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]),
+              os.path.join(work, "segms.onnx"))
+    blocks = rng.integers(0, 256, (16, 16, 3)).astype(np.uint8)
+    png_write(os.path.join(work, "blocks32.png"), blocks.repeat(2, 0).repeat(2, 1))
     # Smaller than the network and not square: three vertical bands.
     band = np.zeros((20, 30, 3), np.uint8)
     band[:, :10, 0] = band[:, 10:20, 1] = band[:, 20:, 2] = 220
@@ -312,6 +322,35 @@ def check_segment_flip(work, plain_png, flip_png, jpath):
     assert res["head"] == "argmax-flip", res["head"]
 
 
+def check_segment_scales(work, flip_png, scales_png, jpath):
+    """--flip --scales 1,2 on segms.onnx (16x16) and blocks32.png: the runs at 16x16 and 32x32,
+    each plus its mirrored run mirrored back, the 32x32 logits resized to 16x16 and added, the
+    sum resized to the image and the argmax taken (torch's bilinear interpolation, float64);
+    pixels whose two best sums lie within 1e-4 may go either way. Without the scales the mask
+    must differ somewhere, or the check would prove nothing."""
+    import torch
+    import torch.nn.functional as F
+    w = torch.from_numpy(np.load(os.path.join(work, "segflip_w.npy")).astype(np.float64))
+    x = png_read(os.path.join(work, "blocks32.png")).astype(np.float64).transpose(2, 0, 1) / 255
+    x32 = torch.from_numpy(x)[None]
+    x16 = torch.from_numpy(x[:, ::2, ::2].copy())[None]
+
+    def both(x):
+        return F.conv2d(x, w, padding=1) + F.conv2d(x.flip(-1), w, padding=1).flip(-1)
+
+    def resize(t, n):
+        return F.interpolate(t, size=(n, n), mode="bilinear", align_corners=False)
+
+    logits = resize(both(x16) + resize(both(x32), 16), 32)[0].numpy()
+    mask = png_read(scales_png)
+    top = np.sort(logits, 0)
+    settled = top[-1] - top[-2] > 1e-4
+    assert (mask == logits.argmax(0))[settled].all(), np.argwhere((mask != logits.argmax(0)) & settled)[:5]
+    assert (png_read(flip_png) != mask).sum() > 10, "the scales changed too few pixels to test anything"
+    res = json.load(open(jpath))
+    assert res["head"] == "argmax-scales-flip" and res["input_size"] == [16, 16], res
+
+
 def check_textdet(work, jpath, png):
     res = json.load(open(jpath))
     regions = res["text_regions"]
@@ -345,6 +384,8 @@ if __name__ == "__main__":
         check_segment(work, sys.argv[3], sys.argv[4], sys.argv[5] == "1")
     elif cmd == "check-segment-flip":
         check_segment_flip(work, sys.argv[3], sys.argv[4], sys.argv[5])
+    elif cmd == "check-segment-scales":
+        check_segment_scales(work, sys.argv[3], sys.argv[4], sys.argv[5])
     elif cmd == "check-textdet":
         check_textdet(work, sys.argv[3], sys.argv[4])
     else:

@@ -3,7 +3,7 @@
 # whose outputs have each head's exact layout with known values (built by task_fixtures.py):
 # the JSON against numpy-decoded expectations (letterbox mapping included), the drawn PNG's box
 # colours at the box edges, empty results, a head that does not match the model's outputs,
-# segmentation masks at and below the network size and with --flip, text quads, and evaluate's mAP / mIoU
+# segmentation masks at and below the network size, with --flip and --scales, text quads, and evaluate's mAP / mIoU
 # against the numpy references for every accepted input form.
 # Usage: test_task_cli.sh LEANCV_BINARY WORK_DIR
 set -u
@@ -102,6 +102,15 @@ check check-segment-flip "$work" "$work/segflip0.png" "$work/segflip1.png" "$wor
 run segflipnhwc segment "$work/segflip_nhwc.onnx" "$work/seg32.png" --nhwc --flip \
   --mask "$work/segflip2.png" --json "$work/segflip2.json"
 check check-segment-flip "$work" "$work/segflip0.png" "$work/segflip2.png" "$work/segflip2.json"
+# Multi-scale inference: the model's 16x16 input freed, runs at 16x16 and 32x32 summed.
+run segms1 segment "$work/segms.onnx" "$work/blocks32.png" --flip --mask "$work/segms1.png"
+run segms2 segment "$work/segms.onnx" "$work/blocks32.png" --flip --scales 1,2 \
+  --mask "$work/segms2.png" --json "$work/segms2.json"
+check check-segment-scales "$work" "$work/segms1.png" "$work/segms2.png" "$work/segms2.json"
+fails badscales "--scales '1,0' is not a list of 1 to 8 numbers in \(0, 8\]" segment \
+  "$work/segms.onnx" "$work/blocks32.png" --scales 1,0
+fails tinyscale "scale 0.01 of the 16x16 input gives no usable network size" segment \
+  "$work/segms.onnx" "$work/blocks32.png" --scales 1,0.01
 
 # Text detection.
 run text textdet "$work/text.onnx" "$work/bands.png" --json "$work/text.json" -o "$work/text.png"

@@ -178,13 +178,57 @@ static int run_mirrored(cli_task *t, const char *name, lcv_tensor *input, bool n
     mirror_rows(input, nhwc);
     lcv_status st = lcv_session_run(t->session, 1, &name, (const lcv_tensor *const *)&input);
     mirror_rows(input, nhwc);
-    if (st != LCV_OK) return cli_fail(t->cmd, "%s", lcv_session_errmsg(t->session));
+    if (st != LCV_OK)
+        return cli_fail(t->cmd, "at network input %dx%d: %s", t->net_w, t->net_h,
+                        lcv_session_errmsg(t->session));
     const lcv_tensor *out = lcv_session_output(t->session, 0);
     int64_t d[LCV_MAX_DIMS];
     for (int k = 0; k < lcv_tensor_ndim(out); k++) d[k] = lcv_tensor_dim(out, k);
     if (lcv_tensor_create(lcv_tensor_dtype(out), lcv_tensor_ndim(out), d, &t->mirrored) != LCV_OK)
         return cli_fail(t->cmd, "out of memory for the mirrored run's output");
     memcpy(lcv_tensor_data(t->mirrored), lcv_tensor_cdata(out), lcv_tensor_nbytes(out));
+    return 0;
+}
+
+/* The network size at scale times the model's (base_w x base_h). */
+static int scale_size(cli_task *t, double scale) {
+    long w = lround(t->base_w * scale), h = lround(t->base_h * scale);
+    if (!(scale > 0.0) || w < 1 || h < 1 || w > LCV_IMAGE_MAX_SIDE || h > LCV_IMAGE_MAX_SIDE)
+        return cli_fail(t->cmd, "scale %g of the %dx%d input gives no usable network size", scale,
+                        t->base_w, t->base_h);
+    t->net_w = (int)w;
+    t->net_h = (int)h;
+    return 0;
+}
+
+/* Fits the image to the network size and runs the network on it (and on its mirror image
+ * with o->flip), adding to the timings. */
+static int run_network(cli_task *t, const cli_task_opts *o) {
+    char err[512];
+    double t0 = cli_now();
+    lcv_image *fitted = NULL;
+    int rc = fit_image(t, &fitted);
+    if (rc) return rc;
+    lcv_image_params tp = o->img.params;
+    tp.width = tp.height = tp.resize_short = 0;
+    tp.channels = t->channels;
+    lcv_tensor *input = NULL;
+    lcv_status st = lcv_image_to_tensor(fitted, &tp, &input, err, sizeof err);
+    lcv_image_free(fitted);
+    if (st != LCV_OK) return cli_fail(t->cmd, "%s", err);
+    t->ms_pre += (cli_now() - t0) * 1e3;
+    const char *name = lcv_model_input_name(t->model, 0);
+    t0 = cli_now();
+    lcv_tensor_free(t->mirrored);
+    t->mirrored = NULL;
+    rc = o->flip ? run_mirrored(t, name, input, o->img.params.nhwc) : 0;
+    if (!rc) st = lcv_session_run(t->session, 1, &name, (const lcv_tensor *const *)&input);
+    t->ms_net += (cli_now() - t0) * 1e3;
+    lcv_tensor_free(input);
+    if (rc) return rc;
+    if (st != LCV_OK)
+        return cli_fail(t->cmd, "at network input %dx%d: %s", t->net_w, t->net_h,
+                        lcv_session_errmsg(t->session));
     return 0;
 }
 
@@ -197,43 +241,37 @@ int cli_task_run(cli_task *t, const char *cmd, const cli_task_opts *o, bool lett
     t->letterbox = letterbox;
     if (!o->model_path || !o->image_path)
         return cli_fail(cmd, "needs MODEL and IMAGE (see leancv %s --help)", cmd);
-    int rc = 0, channels = 3;
+    int rc = 0;
     if (o->labels_path &&
         (rc = cli_read_labels(cmd, o->labels_path, &t->label_text, &t->labels, &t->n_labels)))
         return rc;
     if (!(t->model = cli_load_model(cmd, o->model_path))) return 1;
-    if ((rc = net_size(t, o, &channels))) return rc;
+    if ((rc = net_size(t, o, &t->channels))) return rc;
+    t->base_w = t->net_w;
+    t->base_h = t->net_h;
+    if (o->scale > 0.0 && (rc = scale_size(t, o->scale))) return rc;
+    if (o->any_size) { /* the size came from the file or --size; now free it */
+        lcv_model_free(t->model);
+        unsigned hw = o->img.params.nhwc ? 3u << 1 : 3u << 2;
+        if (!(t->model = cli_load_model_free_dims(cmd, o->model_path, hw))) return 1;
+    }
     char err[512];
     double t0 = cli_now();
     lcv_image_params lp = lcv_image_default_params();
     lp.max_pixels = o->img.params.max_pixels;
     if (lcv_image_load_file(o->image_path, &lp, &t->image, err, sizeof err) != LCV_OK)
         return cli_fail(cmd, "%s", err);
-    lcv_image *fitted = NULL;
-    if ((rc = fit_image(t, &fitted))) return rc;
-    lcv_image_params tp = o->img.params;
-    tp.width = tp.height = tp.resize_short = 0;
-    tp.channels = channels;
-    lcv_tensor *input = NULL;
-    lcv_status st = lcv_image_to_tensor(fitted, &tp, &input, err, sizeof err);
-    lcv_image_free(fitted);
-    if (st != LCV_OK) return cli_fail(cmd, "%s", err);
     t->ms_pre = (cli_now() - t0) * 1e3;
     lcv_session_params sp = lcv_session_default_params();
     sp.threads = (int)o->threads;
-    if (lcv_session_create(t->model, &sp, &t->session) != LCV_OK) {
-        lcv_tensor_free(input);
+    if (lcv_session_create(t->model, &sp, &t->session) != LCV_OK)
         return cli_fail(cmd, "cannot create a session");
-    }
-    const char *name = lcv_model_input_name(t->model, 0);
-    t0 = cli_now();
-    rc = o->flip ? run_mirrored(t, name, input, o->img.params.nhwc) : 0;
-    if (!rc) st = lcv_session_run(t->session, 1, &name, (const lcv_tensor *const *)&input);
-    t->ms_net = (cli_now() - t0) * 1e3;
-    lcv_tensor_free(input);
-    if (rc) return rc;
-    if (st != LCV_OK) return cli_fail(cmd, "%s", lcv_session_errmsg(t->session));
-    return 0;
+    return run_network(t, o);
+}
+
+int cli_task_rerun(cli_task *t, const cli_task_opts *o, double scale) {
+    int rc = scale_size(t, scale);
+    return rc ? rc : run_network(t, o);
 }
 
 void cli_task_free(cli_task *t) {

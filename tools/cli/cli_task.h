@@ -17,6 +17,10 @@ typedef struct cli_task_opts {
     long threads;
     cli_image_opts img;     /* --size gives the network size when the model's is dynamic */
     bool flip;              /* also run on the mirrored input (cli_task.mirrored) */
+    bool any_size;          /* load the model with its input height and width dynamic, so that
+                               it may run at other sizes than the file declares */
+    double scale;           /* the first run's size: this times the model's (or --size's);
+                               0 = 1 */
 } cli_task_opts;
 
 void cli_task_opts_init(cli_task_opts *o);
@@ -32,6 +36,8 @@ typedef struct cli_task {
     lcv_session *session;   /* owned */
     lcv_image *image;       /* owned: the original image, RGB */
     int net_w, net_h;       /* network input size */
+    int base_w, base_h;     /* the model's (or --size's), which the scales multiply */
+    int channels;           /* image channels fed to the network */
     /* Network pixel -> image pixel: x_img = (x_net - pad_x) * sx (same for y). */
     double pad_x, pad_y, sx, sy;
     bool letterbox;
@@ -46,9 +52,14 @@ typedef struct cli_task {
 
 /* Loads the labels, the model and the image, fits the image to the network input (letterbox
  * with grey 114 padding, as Ultralytics, when letterbox; else a plain resize), runs the model
- * once (with o->flip first on the mirrored input too, the network time covering both), timing
+ * once at o->scale times its input size (with o->flip first on the mirrored input too, the network time covering both), timing
  * both. Returns 0 or the exit status after reporting; free with cli_task_free either way. */
 int cli_task_run(cli_task *t, const char *cmd, const cli_task_opts *o, bool letterbox);
+/* Runs the network again, on the same image, at scale times the model's input size
+ * (rounded; o->any_size must have been set for cli_task_run), with o->flip on the mirrored
+ * input too; the outputs and t->mirrored are this run's after it, the timings add up. Returns
+ * 0 or the exit status after reporting. */
+int cli_task_rerun(cli_task *t, const cli_task_opts *o, double scale);
 void cli_task_free(cli_task *t);
 
 /* Output i of the run; cli_task_output_fail reports a layout mismatch naming the head, what

@@ -188,8 +188,14 @@ int cli_image_opt(const char *cmd, int argc, char **argv, int *i, cli_image_opts
 }
 
 lcv_model *cli_load_model(const char *cmd, const char *path) {
+    return cli_load_model_free_dims(cmd, path, 0);
+}
+
+lcv_model *cli_load_model_free_dims(const char *cmd, const char *path, unsigned free_dims) {
+    lcv_model_params p = lcv_model_default_params();
+    p.free_input_dims = free_dims;
     lcv_model *m = NULL;
-    lcv_status st = lcv_model_load_file(path, NULL, &m);
+    lcv_status st = lcv_model_load_file(path, &p, &m);
     if (st != LCV_OK) {
         cli_fail(cmd, "%s", m ? lcv_model_errmsg(m) : "out of memory loading the model");
         lcv_model_free(m);

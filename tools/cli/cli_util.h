@@ -47,6 +47,8 @@ extern const char *const cli_image_help;
 
 /* Loads a model; on failure reports "leancv <cmd>: <model error>" and returns NULL. */
 lcv_model *cli_load_model(const char *cmd, const char *path);
+/* Same, with lcv_model_params.free_input_dims = free_dims. */
+lcv_model *cli_load_model_free_dims(const char *cmd, const char *path, unsigned free_dims);
 
 /* Inputs given as "[NAME=]FILE". */
 typedef struct cli_inputs {
