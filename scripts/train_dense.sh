@@ -7,8 +7,9 @@
 #              the pixels for more than half the items: about twice the items per second),
 #              then on the 128x128 scenes starting from those weights (--init; the network is
 #              convolutional, so every weight carries over); then runs `leancv segment` on
-#              every held-out scene, plain and with --flip (test-time flip), scores both with
-#              `leancv evaluate --task segment` and prints the two held-out mIoUs;
+#              every held-out scene plain, with --flip (test-time flip) and with --flip
+#              --scales SCALES (multi-scale inference too), scores each with `leancv evaluate
+#              --task segment` and prints the three held-out mIoUs;
 #   detector   arch:fcos-tiny on the boxes (FCOS loss: focal, GIoU, centre-ness), then runs
 #              `leancv detect` on every held-out scene and scores the results with
 #              `leancv evaluate` (COCO-style mAP); prints mAP@0.5.
@@ -21,7 +22,8 @@
 # EPOCHS (segmenter 5, detector 6), BATCH (16), LR (segmenter 0.004, detector 0.002), EMA
 # (segmenter 0.999, detector 0: off), THREADS (2), SEED (0), FASHION_MNIST_DIR; the
 # segmenter's first stage: SMALL (its canvases, default BUILD/scenes64: 48000 for training,
-# 500 to validate), SMALL_EPOCHS (6; 0 skips the stage), SMALL_LR (0.004).
+# 500 to validate), SMALL_EPOCHS (6; 0 skips the stage), SMALL_LR (0.004); its scales at test
+# time: SCALES (1,1.125).
 set -euo pipefail
 task=${1:-}
 build=${2:-build}
@@ -100,24 +102,28 @@ took="after $stages; wall time $wall s ($(awk -v s="$wall" 'BEGIN { printf "%.1f
 if [[ $task == segmenter ]]; then
   last=$(grep "^epoch $epochs/$epochs:" "$out/model.log")
   echo "leancv train's validation: mIoU $(sed -n 's/.* val mIoU \([0-9.]*\).*/\1/p' <<<"$last")"
-  echo "== leancv segment on the $test held-out scenes, plain and with --flip, then leancv evaluate"
-  for mode in plain flip; do
-    flip=()
-    [[ $mode == flip ]] && flip=(--flip)
+  scales=${SCALES:-1,1.125}
+  echo "== leancv segment on the $test held-out scenes, plain, with --flip and with --flip" \
+    "--scales $scales, then leancv evaluate"
+  for mode in plain flip scales; do
+    tta=()
+    [[ $mode == flip ]] && tta=(--flip)
+    [[ $mode == scales ]] && tta=(--flip --scales "$scales")
     rm -rf "$out/pred_$mode"
     mkdir -p "$out/pred_$mode"
     for ((i = 0; i < test; i++)); do
-      "$bin" segment "$out/model.onnx" "$d/test_$i.png" "${flip[@]}" \
+      "$bin" segment "$out/model.onnx" "$d/test_$i.png" "${tta[@]}" \
         --mask "$out/pred_$mode/test_$i.png" >/dev/null
     done
     "$bin" evaluate --task segment --pred "$out/pred_$mode" --gt "$d/test_masks" --classes 11 \
       --json "$out/evaluate_$mode.json" >"$out/evaluate_$mode.txt"
   done
-  cat "$out/evaluate_flip.txt"
+  cat "$out/evaluate_scales.txt"
   score() { sed -n "s/^$1: *\([0-9.]*\).*/\1/p" "$out/evaluate_$2.txt"; }
-  echo "held-out mIoU $(score mIoU flip) with --flip, $(score mIoU plain) without (pixel" \
-    "accuracy $(score "pixel accuracy" flip) / $(score "pixel accuracy" plain)) on $test scenes $took"
-  "$bin" segment "$out/model.onnx" "$d/test_0.png" --flip -o "$out/overlay.png" \
+  echo "held-out mIoU $(score mIoU scales) with --flip --scales $scales, $(score mIoU flip) with" \
+    "--flip, $(score mIoU plain) without (pixel accuracy $(score "pixel accuracy" scales) /" \
+    "$(score "pixel accuracy" flip) / $(score "pixel accuracy" plain)) on $test scenes $took"
+  "$bin" segment "$out/model.onnx" "$d/test_0.png" --flip --scales "$scales" -o "$out/overlay.png" \
     --mask "$out/mask.png" --json "$out/segment.json"
   echo "overlay: $out/overlay.png (truth: $d/test_masks/test_0.png)"
   exit 0
