@@ -249,7 +249,7 @@ int cli_task_run(cli_task *t, const char *cmd, const cli_task_opts *o, bool lett
     if ((rc = net_size(t, o, &t->channels))) return rc;
     t->base_w = t->net_w;
     t->base_h = t->net_h;
-    if (o->scale > 0.0 && (rc = scale_size(t, o->scale))) return rc;
+    if (o->net_scale > 0.0 && (rc = scale_size(t, o->net_scale))) return rc;
     if (o->any_size) { /* the size came from the file or --size; now free it */
         lcv_model_free(t->model);
         unsigned hw = o->img.params.nhwc ? 3u << 1 : 3u << 2;

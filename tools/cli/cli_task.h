@@ -19,7 +19,7 @@ typedef struct cli_task_opts {
     bool flip;              /* also run on the mirrored input (cli_task.mirrored) */
     bool any_size;          /* load the model with its input height and width dynamic, so that
                                it may run at other sizes than the file declares */
-    double scale;           /* the first run's size: this times the model's (or --size's);
+    double net_scale;       /* the first run's size: this times the model's (or --size's);
                                0 = 1 */
 } cli_task_opts;
 
@@ -52,8 +52,9 @@ typedef struct cli_task {
 
 /* Loads the labels, the model and the image, fits the image to the network input (letterbox
  * with grey 114 padding, as Ultralytics, when letterbox; else a plain resize), runs the model
- * once at o->scale times its input size (with o->flip first on the mirrored input too, the network time covering both), timing
- * both. Returns 0 or the exit status after reporting; free with cli_task_free either way. */
+ * once at o->net_scale times its input size (with o->flip first on the mirrored input too,
+ * the network time covering both), timing both. Returns 0 or the exit status after
+ * reporting; free with cli_task_free either way. */
 int cli_task_run(cli_task *t, const char *cmd, const cli_task_opts *o, bool letterbox);
 /* Runs the network again, on the same image, at scale times the model's input size
  * (rounded; o->any_size must have been set for cli_task_run), with o->flip on the mirrored

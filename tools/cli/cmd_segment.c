@@ -19,7 +19,7 @@ static void help(void) {
            "  --flip            test-time flip: also run on the mirrored image and take the\n"
            "                    argmax of the two runs' mean logits (twice the network time)\n"
            "  --scales S,...    multi-scale inference: run the network at each of these\n"
-           "                    multiples of its input size (e.g. 1,1.25; at most %d) and take\n"
+           "                    multiples of its input size (e.g. 1,1.125; at most %d) and take\n"
            "                    the argmax of the mean logits; the model's input height and\n"
            "                    width are taken as dynamic (a fully convolutional network)\n"
            "  --mask FILE       write the labels as an 8-bit grey PNG (pixel value = class)\n"
@@ -114,7 +114,7 @@ static int parse_scales(const char *cmd, const char *v, double *scales) {
         p += len;
         if (*p == '\0') return n;
     }
-    cli_fail(cmd, "--scales '%s' is not a list of 1 to %d numbers in (0, 8] (e.g. 1,1.25)", v,
+    cli_fail(cmd, "--scales '%s' is not a list of 1 to %d numbers in (0, 8] (e.g. 1,1.125)", v,
              MAX_SCALES);
     return 0;
 }
@@ -158,7 +158,7 @@ int cmd_segment(int argc, char **argv) {
             return cli_fail(cmd, "unknown option '%s' (see leancv segment --help)", a);
         }
     }
-    o.scale = scales[0];
+    o.net_scale = scales[0];
     for (int k = 0; k < n_scales; k++) o.any_size = o.any_size || scales[k] != 1.0;
     cli_task t;
     int rc = cli_task_run(&t, cmd, &o, false);
