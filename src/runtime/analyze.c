@@ -98,6 +98,14 @@ static int64_t node_macs(const lcv_graph *g, const lcv_node *n) {
 /* Nodes with more inputs/outputs than this get no fast plan (none of the planned ops do). */
 #define LCV_PLAN_MAX_IO 16
 
+/* Whether a failure st of a node whose inputs rest on guessed shapes (see infer_node) leaves
+ * it to run time; if so the message is dropped. Running out of memory always fails. */
+static bool defer_guessed(lcv_status st, bool guess, lcv_err *e) {
+    if (st == LCV_OK || st == LCV_ERR_NOMEM || !guess) return false;
+    if (e) e->msg[0] = '\0';
+    return true;
+}
+
 /* Infers (and where possible folds) node i. Unknown input shapes leave outputs unknown.
  * probes[v]: analysis-only data of non-constant value v (owned by the caller), or NULL.
  * guessed[v]: v's shape rests on a dynamic input dim taken as 1. A node that rejects such a
@@ -157,10 +165,9 @@ static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, bool *gue
     }
     lcv_opctx c = {n, lcv_node_op_inputs(n), ins, n->n_out, outs, e, NULL, NULL, NULL};
     st = lcv_op_table[n->op].infer(&c);
-    if (st == LCV_DEFERRED || (st != LCV_OK && st != LCV_ERR_NOMEM && guess)) {
+    if (st == LCV_DEFERRED || defer_guessed(st, guess, e)) {
         m->runtime_shape[i] = true;
         st = LCV_OK;
-        if (e) e->msg[0] = '\0';
         goto done;
     }
     if (st != LCV_OK) goto done;
@@ -176,10 +183,9 @@ static lcv_status infer_node(lcv_model *m, int i, lcv_tensor **probes, bool *gue
     if (probe) {
         /* Shape and Size read only their input's shape, so they run on the shape-only view. */
         st = lcv_op_invoke(n, n->n_in, ins, n->n_out, outs, e);
-        if (st != LCV_OK && st != LCV_ERR_NOMEM && guess) {
+        if (defer_guessed(st, guess, e)) {
             m->runtime_shape[i] = true;
             st = LCV_OK;
-            if (e) e->msg[0] = '\0';
             goto done;
         }
         if (st != LCV_OK) goto done;
